@@ -1,0 +1,11 @@
+"""Abundance-based diffusion (paper Section 4.2): train a denoiser on abundance maps, sample new ones.
+
+``config`` (presets and the run's resolved config), ``simplex`` (abundances <-> diffused values),
+``training`` (accelerate + EMA + exact resume), ``pipeline`` (DDPM / DDIM / DPM-Solver++ sampling).
+diffusers and accelerate are imported only by ``training`` and ``pipeline``.
+"""
+
+from msfdiff.diffusion.config import DiffusionConfig, load_config, load_diffusion_preset
+from msfdiff.diffusion.simplex import SimplexCodec
+
+__all__ = ["DiffusionConfig", "SimplexCodec", "load_config", "load_diffusion_preset"]

@@ -1,0 +1,151 @@
+"""Configuration of the abundance diffusion: network, noise schedule, training, representation.
+
+Presets live in ``msfdiff/presets/diffusion_<name>.yaml`` (``paper``, ``official``, ``cpu``). A
+training run saves the *resolved* config (with ``n_endmembers``, ``clr_scale`` and ``classes``
+filled in from the data) as ``config.yaml`` beside its checkpoints, and everything that loads the
+run -- resume, sampling -- rebuilds the network and schedule from that file alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from msfdiff.config import load_preset, load_yaml, save_yaml
+from msfdiff.diffusion.simplex import Representation, SimplexCodec
+from msfdiff.errors import ConfigError
+
+CONFIG_NAME = "config.yaml"
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """The denoiser: a diffusers ``UNet2DModel``; one resolution level per ``block_out_channels``.
+
+    ``attention_resolutions`` lists the map sizes (in pixels) whose levels get self-attention;
+    ``attention_head_dim=None`` means a single head per attention layer (as in SR3/the official code).
+    """
+
+    block_out_channels: tuple[int, ...] = (32, 64, 128)
+    layers_per_block: int = 1
+    attention_resolutions: tuple[int, ...] = (16,)
+    attention_head_dim: int | None = None
+    dropout: float = 0.0
+    norm_num_groups: int = 32
+
+    def __post_init__(self) -> None:
+        if not self.block_out_channels:
+            raise ValueError("unet.block_out_channels must not be empty")
+        bad = [c for c in self.block_out_channels if c % self.norm_num_groups]
+        if bad:
+            raise ValueError(
+                f"unet.block_out_channels {bad} not divisible by norm_num_groups={self.norm_num_groups}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"unet.dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Forward-process noise schedule (the paper: linear betas 1e-6 -> 1e-2 over T = 2000)."""
+
+    num_train_timesteps: int = 2000
+    beta_start: float = 1e-6
+    beta_end: float = 1e-2
+    beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "linear"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation and bookkeeping.
+
+    ``ema_decay=None`` disables EMA weights. ``mixed_precision="auto"`` uses bf16 only on a GPU
+    with native bf16 (on CPU, bf16 autocast is 17-70x slower and is refused).
+    """
+
+    loss: Literal["l2", "l1"] = "l2"
+    learning_rate: float = 1e-4
+    lr_warmup_steps: int = 0
+    batch_size: int = 8
+    max_steps: int = 1000
+    ema_decay: float | None = 0.999
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    augment: bool = True
+    seed: int = 0
+    mixed_precision: Literal["auto", "no", "bf16"] = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_steps", "checkpoint_every", "keep_checkpoints", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"training.{name} must be >= 1, got {getattr(self, name)}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"training.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Everything needed to rebuild a trained abundance diffusion model.
+
+    ``n_endmembers``, ``clr_scale`` and ``classes`` are null in presets and filled in from the
+    training data when a run starts; ``conditional`` adds a class embedding for scene labels.
+    """
+
+    image_size: int = 64
+    representation: Representation = "logratio"
+    clr_floor: float = 1e-3
+    clr_scale: float | None = None
+    n_endmembers: int | None = None
+    conditional: bool = False
+    classes: tuple[str, ...] = ()
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def __post_init__(self) -> None:
+        levels = len(self.unet.block_out_channels)
+        if self.image_size % 2 ** (levels - 1):
+            raise ValueError(
+                f"image_size {self.image_size} must be divisible by 2**{levels - 1} "
+                f"for {levels} U-Net levels"
+            )
+        if self.conditional and self.classes and len(set(self.classes)) != len(self.classes):
+            raise ValueError(f"classes must be distinct, got {list(self.classes)}")
+        SimplexCodec(self.representation, self.clr_floor, self.clr_scale or 1.0)
+
+    @property
+    def codec(self) -> SimplexCodec:
+        """The abundance <-> diffusion-space map this run uses."""
+        if self.representation == "logratio" and self.clr_scale is None:
+            raise ValueError("clr_scale is not set: it is estimated when training starts")
+        return SimplexCodec(self.representation, self.clr_floor, self.clr_scale or 1.0)
+
+    def replace(self, **changes: Any) -> DiffusionConfig:
+        """A copy with top-level fields changed; ``training``/``unet``/``schedule`` take dicts."""
+        try:
+            for section in ("unet", "schedule", "training"):
+                if isinstance(changes.get(section), dict):
+                    changes[section] = dataclasses.replace(getattr(self, section), **changes[section])
+            return dataclasses.replace(self, **changes)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"diffusion config: {exc}") from None
+
+
+def load_diffusion_preset(name: str) -> DiffusionConfig:
+    """Load packaged preset ``name`` (``paper``, ``official`` or ``cpu``)."""
+    return load_preset(DiffusionConfig, "diffusion", name)
+
+
+def save_config(config: DiffusionConfig, folder: str | Path) -> Path:
+    """Write ``config`` as ``folder/config.yaml`` (atomically)."""
+    path = Path(folder) / CONFIG_NAME
+    save_yaml(config, path)
+    return path
+
+
+def load_config(folder: str | Path) -> DiffusionConfig:
+    """Read ``folder/config.yaml`` written by :func:`save_config`."""
+    return load_yaml(DiffusionConfig, Path(folder) / CONFIG_NAME)

@@ -1,0 +1,258 @@
+"""Sampling synthetic abundance maps from a trained run: DDPM, DDIM and DPM-Solver++.
+
+A trained run folder (``RUN_DIR/diffusion``) holds ``config.yaml``, ``scheduler/`` (the DDPM
+training schedule, ``scheduler_config.json``) and ``unet/`` (the weights to sample with: EMA when
+enabled). Every sampler is built from that one scheduler config with ``from_config``, so they
+share the training betas exactly.
+
+Sample ``i`` is seeded with its own generator (``seed + i``), which draws its initial noise and,
+for DDPM, the ancestral noise of every step; a sample therefore does not depend on the batch it
+was drawn in (up to float rounding in batched convolutions, ~1e-6).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DModel
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils.torch_utils import randn_tensor
+
+from msfdiff.diffusion.config import DiffusionConfig, load_config
+from msfdiff.diffusion.simplex import SimplexCodec
+from msfdiff.errors import ConfigError, DataNotFoundError
+
+SAMPLERS: tuple[str, ...] = ("ddpm", "ddim", "dpmsolver++")
+DEFAULT_STEPS = {"ddim": 50, "dpmsolver++": 20}  # ddpm defaults to the full training T
+UNET_DIR = "unet"
+SCHEDULER_DIR = "scheduler"
+
+
+# ----------------------------------------------------------------------------- building blocks
+
+
+def build_unet(config: DiffusionConfig) -> UNet2DModel:
+    """The denoiser for ``config`` (``n_endmembers`` must be resolved): k channels in and out."""
+    if config.n_endmembers is None:
+        raise ConfigError("diffusion config: n_endmembers is not set (it comes from the data)")
+    net = config.unet
+    sizes = [config.image_size // 2**level for level in range(len(net.block_out_channels))]
+    down = tuple(
+        "AttnDownBlock2D" if s in net.attention_resolutions else "DownBlock2D" for s in sizes
+    )
+    up = tuple(
+        "AttnUpBlock2D" if s in net.attention_resolutions else "UpBlock2D" for s in reversed(sizes)
+    )
+    return UNet2DModel(
+        sample_size=config.image_size,
+        in_channels=config.n_endmembers,
+        out_channels=config.n_endmembers,
+        block_out_channels=net.block_out_channels,
+        layers_per_block=net.layers_per_block,
+        down_block_types=down,
+        up_block_types=up,
+        dropout=net.dropout,
+        attention_head_dim=net.attention_head_dim,
+        norm_num_groups=net.norm_num_groups,
+        num_class_embeds=len(config.classes) if config.conditional else None,
+    )
+
+
+def build_scheduler(config: DiffusionConfig) -> DDPMScheduler:
+    """The training schedule; its x0 clip is the representation's exact bound on real data."""
+    schedule = config.schedule
+    return DDPMScheduler(
+        num_train_timesteps=schedule.num_train_timesteps,
+        beta_start=schedule.beta_start,
+        beta_end=schedule.beta_end,
+        beta_schedule=schedule.beta_schedule,
+        prediction_type="epsilon",
+        clip_sample=True,
+        clip_sample_range=config.codec.clip_range(config.n_endmembers),
+    )
+
+
+def make_sampler(scheduler_config: dict, sampler: str, steps: int | None = None) -> SchedulerMixin:
+    """A fresh scheduler of kind ``sampler`` from the training config, with ``steps`` set.
+
+    DDIM uses ``timestep_spacing='trailing'`` so its first step is at t = T-1 (the default
+    'leading' spacing starts at T - T/steps and never sees pure noise). DPM-Solver++ has no x0
+    clip, only Imagen's dynamic thresholding, which also *rescales*; it equals plain clipping
+    only for a [-1, 1] range, so it is enabled for the ``paper``/``official`` representations
+    and left off for ``logratio`` (whose softmax decoding needs no clip).
+    """
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
+    total = int(scheduler_config["num_train_timesteps"])
+    if steps is None:
+        steps = total if sampler == "ddpm" else DEFAULT_STEPS[sampler]
+    if not 1 <= steps <= total:
+        raise ConfigError(f"--steps must be in 1..{total} for this model, got {steps}")
+    if sampler == "ddpm":
+        scheduler = DDPMScheduler.from_config(scheduler_config)
+    elif sampler == "ddim":
+        scheduler = DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing")
+    else:
+        unit_range = float(scheduler_config["clip_sample_range"]) == 1.0
+        scheduler = DPMSolverMultistepScheduler.from_config(
+            scheduler_config,
+            algorithm_type="dpmsolver++",
+            solver_order=2,
+            thresholding=unit_range,
+            sample_max_value=1.0,
+        )
+    scheduler.set_timesteps(steps)
+    return scheduler
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+
+class AbundancePipeline:
+    """Draw abundance maps from a trained denoiser.
+
+    Parameters
+    ----------
+    unet : UNet2DModel
+        The denoiser (k input/output channels).
+    scheduler_config : dict
+        The DDPM training schedule (``DDPMScheduler.config``); samplers are built from it.
+    codec : SimplexCodec
+        Maps diffused values back to abundances.
+    classes : sequence of str
+        Scene classes of a class-conditional model, in embedding order; empty otherwise.
+
+    Examples
+    --------
+    >>> pipe = AbundancePipeline.from_pretrained("run/diffusion")  # doctest: +SKIP
+    >>> maps = pipe(4, sampler="dpmsolver++", steps=20, seed=0)   # (4, H, W, k), rows sum to 1
+    """
+
+    def __init__(
+        self,
+        unet: UNet2DModel,
+        scheduler_config: dict,
+        codec: SimplexCodec,
+        *,
+        classes: Sequence[str] = (),
+    ) -> None:
+        self.unet = unet.eval()
+        self.scheduler_config = dict(scheduler_config)
+        self.codec = codec
+        self.classes = list(classes)
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: str | os.PathLike, *, device: str | torch.device | None = None
+    ) -> AbundancePipeline:
+        """Load a trained run folder (``RUN_DIR/diffusion``); GPU when available unless ``device``."""
+        folder = Path(folder)
+        if not (folder / UNET_DIR).is_dir():
+            raise DataNotFoundError(
+                f"{folder}: no trained diffusion model ({UNET_DIR}/ missing); "
+                "run `msfdiff diffusion train` first"
+            )
+        config = load_config(folder)
+        unet = UNet2DModel.from_pretrained(folder / UNET_DIR)
+        scheduler_config = DDPMScheduler.load_config(folder / SCHEDULER_DIR)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        pipe = cls(unet, scheduler_config, config.codec, classes=config.classes)
+        return pipe.to(device)
+
+    def to(self, device: str | torch.device) -> AbundancePipeline:
+        self.unet.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def k(self) -> int:
+        return int(self.unet.config.in_channels)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.unet.config.sample_size)
+
+    def class_index(self, class_name: str | None) -> int | None:
+        """Embedding index of ``class_name``; checks it matches how the model was trained."""
+        if not self.classes:
+            if class_name is not None:
+                raise ConfigError(
+                    f"class {class_name!r} requested, but the model was trained without --conditional"
+                )
+            return None
+        if class_name is None:
+            raise ConfigError(f"the model is class-conditional: pass --class, one of {self.classes}")
+        if class_name not in self.classes:
+            raise ConfigError(f"unknown class {class_name!r}; choose one of {self.classes}")
+        return self.classes.index(class_name)
+
+    def generate(
+        self,
+        indices: Sequence[int],
+        *,
+        sampler: str = "ddpm",
+        steps: int | None = None,
+        seed: int = 0,
+        batch_size: int = 8,
+        class_name: str | None = None,
+    ) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Yield ``(batch_indices, abundances of shape (b, H, W, k))`` batch by batch.
+
+        Sample ``i`` uses ``torch.Generator().manual_seed(seed + i)``, so any subset of indices
+        (e.g. the ones missing after an interruption) reproduces the same maps.
+        """
+        if batch_size < 1:
+            raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+        label = self.class_index(class_name)
+        make_sampler(self.scheduler_config, sampler, steps)  # validate before any work
+        indices = list(indices)
+        for start in range(0, len(indices), batch_size):
+            batch = indices[start : start + batch_size]
+            yield batch, self._sample_batch(batch, sampler, steps, seed, label)
+
+    @torch.inference_mode()
+    def _sample_batch(
+        self, batch: list[int], sampler: str, steps: int | None, seed: int, label: int | None
+    ) -> np.ndarray:
+        scheduler = make_sampler(self.scheduler_config, sampler, steps)
+        generators = [torch.Generator("cpu").manual_seed(seed + i) for i in batch]
+        shape = (len(batch), self.k, self.image_size, self.image_size)
+        x = randn_tensor(shape, generator=generators, device=self.device, dtype=torch.float32)
+        x = x * scheduler.init_noise_sigma
+        labels = None if label is None else torch.full((len(batch),), label, device=self.device)
+        for t in scheduler.timesteps:
+            eps = self.unet(scheduler.scale_model_input(x, t), t, class_labels=labels).sample
+            x = scheduler.step(eps, t, x, generator=generators).prev_sample
+        abundances = self.codec.decode(x.float(), dim=1)
+        return abundances.permute(0, 2, 3, 1).cpu().numpy()
+
+    def __call__(
+        self,
+        num_samples: int,
+        *,
+        sampler: str = "ddpm",
+        steps: int | None = None,
+        seed: int = 0,
+        batch_size: int = 8,
+        class_name: str | None = None,
+    ) -> np.ndarray:
+        """Samples ``0 .. num_samples-1`` as one array of shape (num_samples, H, W, k)."""
+        parts = [
+            maps
+            for _, maps in self.generate(
+                range(num_samples),
+                sampler=sampler,
+                steps=steps,
+                seed=seed,
+                batch_size=batch_size,
+                class_name=class_name,
+            )
+        ]
+        return np.concatenate(parts, axis=0)

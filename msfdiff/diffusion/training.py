@@ -1,0 +1,411 @@
+"""Training the abundance denoiser (the paper's Algorithm 1) with accelerate, EMA and exact resume.
+
+Run folder layout (``RUN_DIR/diffusion``)::
+
+    config.yaml                 resolved DiffusionConfig (n_endmembers, clr_scale, classes filled in)
+    scheduler/                  DDPMScheduler config: the training schedule every sampler starts from
+    unet/                       weights to sample with (EMA when enabled), refreshed at each checkpoint
+    loss.csv                    step, loss, lr, seconds
+    checkpoints/step_00001000/  unet/ and unet_ema/ (safetensors), state.pt (optimizer, LR schedule)
+
+Randomness is *derived*, not carried: every random draw of step ``s`` on process ``r`` (crop,
+flip/rot90, timesteps, noise, dropout) comes from generators seeded with ``(seed, s, r)``, and the
+data order of epoch ``e`` is a permutation seeded with ``(seed, e)``. The step number is thus the
+complete RNG state, so resuming from a checkpoint reproduces an uninterrupted run bit for bit.
+The same command runs on one CPU, one GPU or under ``accelerate launch`` on several GPUs.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from diffusers import UNet2DModel
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+
+from msfdiff._io import atomic_write
+from msfdiff.data.abundances import AbundanceDataset, atomic_dir
+from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
+from msfdiff.diffusion.pipeline import SCHEDULER_DIR, UNET_DIR, build_scheduler, build_unet
+from msfdiff.diffusion.simplex import estimate_clr_scale
+from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError, OutputExistsError
+
+CHECKPOINTS_DIR = "checkpoints"
+LOSS_CSV = "loss.csv"
+STATE_NAME = "state.pt"
+EMA_DIR = "unet_ema"
+SCALE_ROWS = 256  # rows used to estimate the log-ratio scale
+_STREAM_STEP, _STREAM_EPOCH, _STREAM_INIT = 0, 1, 2  # keep the seed streams apart
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What :meth:`DiffusionTrainer.steps` reports after each optimisation step."""
+
+    step: int
+    loss: float
+    lr: float
+    seconds: float
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def resolve_config(config: DiffusionConfig, dataset: AbundanceDataset) -> DiffusionConfig:
+    """Fill in what comes from the data: ``n_endmembers``, ``clr_scale``, ``classes``."""
+    where = str(dataset.folder)
+    if config.n_endmembers not in (None, dataset.k):
+        raise DataFormatError(f"{where}: k={dataset.k} but the config says {config.n_endmembers}")
+    if min(dataset.height, dataset.width) < config.image_size:
+        raise DataFormatError(
+            f"{where}: maps are {dataset.height}x{dataset.width}, smaller than "
+            f"image_size {config.image_size}"
+        )
+    changes: dict = {"n_endmembers": dataset.k}
+    if config.conditional:
+        unlabelled = int((dataset.class_indices < 0).sum())
+        if not dataset.classes or unlabelled:
+            raise DataFormatError(
+                f"{where}: --conditional needs a label on every map ({unlabelled} unlabelled)"
+            )
+        changes["classes"] = tuple(dataset.classes)
+    if config.representation == "logratio" and config.clr_scale is None:
+        rows = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), SCALE_ROWS)).astype(int))
+        batches = (dataset[int(i)][0] for i in rows)
+        changes["clr_scale"] = estimate_clr_scale(batches, floor=config.clr_floor, dim=0)
+    return config.replace(**changes)
+
+
+def _mixed_precision(requested: str) -> str:
+    bf16_ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if requested == "bf16" and not bf16_ok:
+        raise ConfigError("mixed_precision bf16 needs a GPU with native bf16 (17-70x slower on CPU)")
+    if requested == "auto":
+        return "bf16" if bf16_ok else "no"
+    return requested
+
+
+# ----------------------------------------------------------------------------- randomness
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0])
+
+
+@lru_cache(maxsize=4)
+def _epoch_order(seed: int, n: int, epoch: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(_seed(seed, _STREAM_EPOCH, epoch))
+    return torch.randperm(n, generator=generator)
+
+
+@contextmanager
+def _stop_on_interrupt() -> Iterator[threading.Event]:
+    """Turn the first Ctrl-C into a flag checked between steps; a second one interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ----------------------------------------------------------------------------- trainer
+
+
+class DiffusionTrainer:
+    """Trains a UNet2DModel denoiser on an abundance dataset into a run folder.
+
+    Build it with :meth:`start` (new run) or :meth:`resume` (continue the latest checkpoint),
+    then iterate :meth:`steps` (one :class:`StepInfo` per step, for progress bars) or call
+    :meth:`run`. Ctrl-C stops after the current step and saves a checkpoint
+    (:attr:`interrupted` is then True).
+    """
+
+    def __init__(
+        self,
+        config: DiffusionConfig,
+        dataset: AbundanceDataset,
+        out_dir: Path,
+        *,
+        checkpoint: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.out_dir = out_dir
+        self.codec = config.codec
+        self.interrupted = False
+        train = config.training
+        self.accelerator = Accelerator(
+            cpu=not torch.cuda.is_available(),
+            mixed_precision=_mixed_precision(train.mixed_precision),
+        )
+        self.noise_scheduler = build_scheduler(config)
+        if checkpoint is None:
+            torch.manual_seed(_seed(train.seed, _STREAM_INIT))
+            model = build_unet(config)
+            state = {"step": 0, "elapsed_s": 0.0}
+        else:
+            model = UNet2DModel.from_pretrained(checkpoint / UNET_DIR)
+            state = torch.load(checkpoint / STATE_NAME, map_location="cpu", weights_only=True)
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed_s"])
+        self._saved_step = self.step if checkpoint is not None else -1
+        self.ema = None
+        if train.ema_decay is not None:
+            self.ema = EMAModel(
+                model.parameters(),
+                decay=train.ema_decay,
+                use_ema_warmup=True,
+                model_cls=UNet2DModel,
+                model_config=model.config,
+            )
+            if checkpoint is not None:
+                averaged = UNet2DModel.from_pretrained(checkpoint / EMA_DIR).parameters()
+                self.ema.load_state_dict({**state["ema"], "shadow_params": list(averaged)})
+            self.ema.to(self.accelerator.device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=train.learning_rate)
+        # Stepped once per optimisation step on every process, so it is not given to accelerate
+        # (which would step it num_processes times).
+        self.lr_scheduler = get_scheduler(
+            "constant_with_warmup", optimizer, num_warmup_steps=train.lr_warmup_steps
+        )
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        if checkpoint is not None:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.lr_scheduler.load_state_dict(state["lr_scheduler"])
+
+    # -- construction -------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        config: DiffusionConfig,
+        dataset: AbundanceDataset,
+        out_dir: str | os.PathLike,
+        *,
+        force: bool = False,
+    ) -> DiffusionTrainer:
+        """A new run in ``out_dir`` (refused if it exists, unless ``force`` wipes it)."""
+        out_dir = Path(out_dir)
+        if out_dir.exists():
+            if not force:
+                raise OutputExistsError(
+                    f"{out_dir}: already exists (use --resume to continue or --force to restart)"
+                )
+            shutil.rmtree(out_dir)
+        config = resolve_config(config, dataset)
+        trainer = cls(config, dataset, out_dir)
+        if trainer.accelerator.is_main_process:
+            out_dir.mkdir(parents=True)
+            save_config(config, out_dir)
+            trainer.noise_scheduler.save_pretrained(out_dir / SCHEDULER_DIR)
+            _write_loss_rows(out_dir / LOSS_CSV, [])
+        trainer.accelerator.wait_for_everyone()
+        return trainer
+
+    @classmethod
+    def resume(
+        cls,
+        dataset: AbundanceDataset,
+        out_dir: str | os.PathLike,
+        *,
+        max_steps: int | None = None,
+    ) -> DiffusionTrainer:
+        """Continue the run in ``out_dir`` from its latest checkpoint (optionally to ``max_steps``)."""
+        out_dir = Path(out_dir)
+        config = load_config(out_dir)
+        if max_steps is not None:
+            config = config.replace(training={"max_steps": max_steps})
+        if dataset.k != config.n_endmembers:
+            raise DataFormatError(
+                f"{dataset.folder}: k={dataset.k}, but {out_dir} was trained with k={config.n_endmembers}"
+            )
+        if config.conditional and tuple(dataset.classes) != config.classes:
+            raise DataFormatError(
+                f"{dataset.folder}: classes {dataset.classes} differ from the run's {list(config.classes)}"
+            )
+        checkpoint = latest_checkpoint(out_dir)
+        trainer = cls(config, dataset, out_dir, checkpoint=checkpoint)
+        if trainer.accelerator.is_main_process:
+            save_config(config, out_dir)
+            rows = [row for row in _read_loss_rows(out_dir / LOSS_CSV) if int(row[0]) <= trainer.step]
+            _write_loss_rows(out_dir / LOSS_CSV, rows)
+        return trainer
+
+    # -- training -------------------------------------------------------------
+
+    def run(self) -> DiffusionTrainer:
+        """Train to ``config.training.max_steps`` (or until interrupted)."""
+        for _ in self.steps():
+            pass
+        return self
+
+    def steps(self) -> Iterator[StepInfo]:
+        """Train step by step, yielding after each; checkpoints every ``checkpoint_every`` steps."""
+        train = self.config.training
+        started = time.perf_counter() - self.elapsed
+        losses: list[float] = []
+        with _stop_on_interrupt() as stop, open(self.out_dir / LOSS_CSV, "a", newline="") as log:
+            writer = csv.writer(log)
+            while self.step < train.max_steps:
+                loss = self._train_step()
+                self.step += 1
+                self.elapsed = time.perf_counter() - started
+                losses.append(loss)
+                lr = self.lr_scheduler.get_last_lr()[0]
+                if self.step % train.log_every == 0 or self.step == train.max_steps:
+                    if self.accelerator.is_main_process:
+                        row = [self.step, f"{np.mean(losses):.6g}", f"{lr:.6g}", f"{self.elapsed:.2f}"]
+                        writer.writerow(row)
+                        log.flush()
+                    losses.clear()
+                if self.step % train.checkpoint_every == 0 or self.step == train.max_steps:
+                    self.save_checkpoint()
+                yield StepInfo(self.step, loss, lr, self.elapsed)
+                if stop.is_set():
+                    self.interrupted = True
+                    if self._saved_step != self.step:
+                        self.save_checkpoint()
+                    return
+
+    def _batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's share of the global batch for the current step, cropped and augmented."""
+        train, size = self.config.training, self.config.image_size
+        n, b = len(self.dataset), train.batch_size
+        first = (self.step * self.accelerator.num_processes + self.accelerator.process_index) * b
+        maps, labels = [], []
+        for position in range(first, first + b):
+            row = int(_epoch_order(train.seed, n, position // n)[position % n])
+            abundance, label = self.dataset[row]
+            top = int(torch.randint(0, self.dataset.height - size + 1, (1,), generator=generator))
+            left = int(torch.randint(0, self.dataset.width - size + 1, (1,), generator=generator))
+            abundance = abundance[:, top : top + size, left : left + size]
+            if train.augment:
+                turns, flip = torch.randint(0, 4, (2,), generator=generator).tolist()
+                abundance = torch.rot90(abundance, turns, dims=(1, 2))
+                if flip % 2:
+                    abundance = abundance.flip(2)
+            maps.append(abundance)
+            labels.append(label)
+        return torch.stack(maps), torch.tensor(labels)
+
+    def _train_step(self) -> float:
+        train = self.config.training
+        seed = _seed(train.seed, _STREAM_STEP, self.step, self.accelerator.process_index)
+        torch.manual_seed(seed)  # dropout draws from the global (per-device) generators
+        generator = torch.Generator().manual_seed(seed)
+        abundances, labels = self._batch(generator)
+        device = self.accelerator.device
+        x0 = self.codec.encode(abundances.to(device), dim=1)
+        noise = torch.randn(x0.shape, generator=generator).to(device)
+        timesteps = torch.randint(
+            0, self.config.schedule.num_train_timesteps, (x0.shape[0],), generator=generator
+        ).to(device)
+        noisy = self.noise_scheduler.add_noise(x0, noise, timesteps)
+        class_labels = labels.to(device) if self.config.conditional else None
+        self.model.train()
+        predicted = self.model(noisy, timesteps, class_labels=class_labels).sample.float()
+        loss_fn = F.l1_loss if train.loss == "l1" else F.mse_loss
+        loss = loss_fn(predicted, noise)
+        self.accelerator.backward(loss)
+        self.optimizer.step()
+        self.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.step(self.accelerator.unwrap_model(self.model).parameters())
+        return float(self.accelerator.reduce(loss.detach(), reduction="mean"))
+
+    # -- checkpoints ----------------------------------------------------------
+
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoints/step_N`` atomically, refresh ``unet/``, drop old checkpoints."""
+        path = self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:08d}"
+        if self.accelerator.is_main_process:
+            model = self.accelerator.unwrap_model(self.model)
+            with atomic_dir(path, force=True) as tmp:
+                model.save_pretrained(tmp / UNET_DIR)
+                state = {
+                    "step": self.step,
+                    "elapsed_s": self.elapsed,
+                    "optimizer": self.optimizer.state_dict(),
+                    "lr_scheduler": self.lr_scheduler.state_dict(),
+                }
+                if self.ema is not None:
+                    self.sampling_unet().save_pretrained(tmp / EMA_DIR)
+                    ema_state = self.ema.state_dict()
+                    state["ema"] = {k: v for k, v in ema_state.items() if k != "shadow_params"}
+                torch.save(state, tmp / STATE_NAME)
+            with atomic_dir(self.out_dir / UNET_DIR, force=True) as tmp:
+                self.sampling_unet().save_pretrained(tmp)
+            kept = sorted((self.out_dir / CHECKPOINTS_DIR).glob("step_*"))
+            for old in kept[: -self.config.training.keep_checkpoints]:
+                shutil.rmtree(old)
+        self.accelerator.wait_for_everyone()
+        self._saved_step = self.step
+        return path
+
+    def sampling_unet(self) -> UNet2DModel:
+        """The network to sample with: a copy holding the EMA weights, or the trained model."""
+        model = self.accelerator.unwrap_model(self.model)
+        if self.ema is None:
+            return model
+        copy = UNet2DModel.from_config(model.config)
+        self.ema.copy_to(copy.parameters())
+        return copy
+
+
+def latest_checkpoint(out_dir: str | os.PathLike) -> Path:
+    """The newest ``checkpoints/step_*`` folder of a run."""
+    found = sorted((Path(out_dir) / CHECKPOINTS_DIR).glob("step_*"))
+    if not found:
+        raise DataNotFoundError(f"{out_dir}: no checkpoint to resume from")
+    return found[-1]
+
+
+def train(
+    config: DiffusionConfig,
+    dataset: AbundanceDataset,
+    out_dir: str | os.PathLike,
+    *,
+    force: bool = False,
+) -> DiffusionTrainer:
+    """Train a new run to ``config.training.max_steps``; see :class:`DiffusionTrainer`."""
+    return DiffusionTrainer.start(config, dataset, out_dir, force=force).run()
+
+
+def _read_loss_rows(path: Path) -> list[list[str]]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.reader(f))[1:]
+
+
+def _write_loss_rows(path: Path, rows: list[list[str]]) -> None:
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows([["step", "loss", "lr", "seconds"], *rows])
+
+    atomic_write(path, write)

@@ -1,0 +1,148 @@
+"""Figures of an evaluation: per-band quality curves (paper Fig. 12), spectra, histograms.
+
+Each function draws one PNG, written atomically, real set in blue and synthetic in orange.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from msfdiff._io import atomic_path  # noqa: E402
+
+REAL_COLOUR, SYNTHETIC_COLOUR = "tab:blue", "tab:orange"
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def _band_axis(wavelengths_nm: np.ndarray | None, n_bands: int) -> tuple[np.ndarray, str]:
+    if wavelengths_nm is None:
+        return np.arange(1, n_bands + 1), "band"
+    return np.asarray(wavelengths_nm), "wavelength (nm)"
+
+
+def _mean_std_band(
+    ax: plt.Axes, x: np.ndarray, values: np.ndarray, colour: str, label: str
+) -> None:
+    """Mean line and ±1 std band of ``values`` (n_samples, n_points) over its rows."""
+    mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+    ax.plot(x, mean, color=colour, label=label)
+    ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.25, linewidth=0)
+
+
+def plot_band_quality(
+    real: Mapping[str, np.ndarray],
+    synthetic: Mapping[str, np.ndarray],
+    path: str | os.PathLike,
+    *,
+    wavelengths_nm: np.ndarray | None = None,
+) -> Path:
+    """No-reference scores along wavelength, mean ± std over images, one panel per metric.
+
+    Parameters
+    ----------
+    real, synthetic : mapping of metric name to ndarray of shape (n_images, n_bands)
+        Metrics present in both are drawn.
+    """
+    names = [name for name in real if name in synthetic]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        x, xlabel = _band_axis(wavelengths_nm, real[name].shape[1])
+        _mean_std_band(ax, x, real[name], REAL_COLOUR, "real")
+        _mean_std_band(ax, x, synthetic[name], SYNTHETIC_COLOUR, "synthetic")
+        ax.set(xlabel=xlabel, ylabel=f"{name.upper()} (lower is better)", title=name.upper())
+        ax.legend(frameon=False)
+    return _save(fig, path)
+
+
+def plot_spectra(
+    real_pixels: np.ndarray,
+    synthetic_pixels: np.ndarray,
+    path: str | os.PathLike,
+    *,
+    wavelengths_nm: np.ndarray | None = None,
+) -> Path:
+    """Mean ± std pixel spectrum of each set.
+
+    Parameters
+    ----------
+    real_pixels, synthetic_pixels : ndarray of shape (n_pixels, n_bands)
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    x, xlabel = _band_axis(wavelengths_nm, real_pixels.shape[1])
+    _mean_std_band(ax, x, real_pixels, REAL_COLOUR, f"real ({len(real_pixels)} px)")
+    _mean_std_band(
+        ax, x, synthetic_pixels, SYNTHETIC_COLOUR, f"synthetic ({len(synthetic_pixels)} px)"
+    )
+    ax.set(xlabel=xlabel, ylabel="value", title="Pixel spectra, mean ± std")
+    ax.legend(frameon=False)
+    return _save(fig, path)
+
+
+def plot_histograms(
+    pairs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: str | os.PathLike,
+    *,
+    bins: int = 50,
+) -> Path:
+    """Density histograms of real vs synthetic values, one panel per entry of ``pairs``.
+
+    Parameters
+    ----------
+    pairs : mapping of panel title to (real values, synthetic values), 1-D arrays
+    """
+    n = len(pairs)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, (title, (real, synthetic)) in zip(axes.flat, pairs.items(), strict=False):
+        edges = np.histogram_bin_edges(np.concatenate([real, synthetic]), bins=bins)
+        ax.hist(real, bins=edges, density=True, alpha=0.5, color=REAL_COLOUR, label="real")
+        ax.hist(
+            synthetic,
+            bins=edges,
+            density=True,
+            alpha=0.5,
+            color=SYNTHETIC_COLOUR,
+            label="synthetic",
+        )
+        ax.set(title=title, ylabel="density")
+        ax.legend(frameon=False)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    return _save(fig, path)
+
+
+def plot_power_spectra(
+    frequencies: np.ndarray,
+    real: np.ndarray,
+    synthetic: np.ndarray,
+    path: str | os.PathLike,
+) -> Path:
+    """Radially averaged power spectra of abundance maps, one panel per endmember.
+
+    Parameters
+    ----------
+    frequencies : ndarray of shape (n_bins,), cycles/pixel
+    real, synthetic : ndarray of shape (n_endmembers, n_bins)
+    """
+    k = real.shape[0]
+    fig, axes = plt.subplots(1, k, figsize=(3.4 * k, 3.0), squeeze=False)
+    for j, ax in enumerate(axes[0]):
+        ax.loglog(frequencies, real[j], color=REAL_COLOUR, label="real")
+        ax.loglog(frequencies, synthetic[j], color=SYNTHETIC_COLOUR, label="synthetic")
+        ax.set(title=f"endmember {j + 1}", xlabel="cycles/pixel", ylabel="power")
+        ax.legend(frameon=False)
+    return _save(fig, path)

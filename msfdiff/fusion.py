@@ -1,0 +1,190 @@
+"""Fusion (paper Section 4.3): synthetic HSI = abundances x endmembers + bias (+ noise), and its files.
+
+Eq. (5), ``Y' = E A' + eps``, is the linear mixing model the unmixer's decoder learned, applied
+to sampled abundances: the spectra come from real HSIs, the spatial layout from the diffusion.
+``fuse`` is a pure function of arrays (the ``inverse_transform`` of the unmixer); the rest of this
+module writes one sample's files: the HSI, its abundance map, a false-colour PNG and spectral
+profile plots (paper Fig. 11).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from msfdiff._io import atomic_path, check_new
+from msfdiff.errors import DataFormatError
+
+HSI_SUFFIXES = {"envi": ".hdr", "npy": ".npy", "mat": ".mat", "tif": ".tif"}
+REGION_SIZE = 6  # paper Fig. 11(d): mean spectra of 6x6 regions
+
+
+def fuse(
+    endmembers: np.ndarray,
+    abundances: np.ndarray,
+    *,
+    bias: np.ndarray | None = None,
+    noise_std: np.ndarray | float | None = None,
+    rng: np.random.Generator | int | None = None,
+) -> np.ndarray:
+    """Mix abundances with endmember spectra: ``abundances @ endmembers + bias + noise``.
+
+    Parameters
+    ----------
+    endmembers : ndarray of shape (k, n_bands)
+    abundances : ndarray of shape (..., k)
+        One map (H, W, k) or a batch (N, H, W, k).
+    bias : ndarray of shape (n_bands,), optional
+        The decoder bias ``b`` of Eq. (3).
+    noise_std : ndarray of shape (n_bands,) or float, optional
+        Standard deviation of the zero-mean Gaussian ``eps`` of Eq. (5), per band; the unmixer's
+        ``noise_std_`` (its residual on real HSIs) makes samples as noisy as the data it saw.
+    rng : numpy Generator or int seed, optional
+        Source of the noise (only used with ``noise_std``).
+
+    Returns
+    -------
+    ndarray of shape (..., n_bands), float32
+
+    Examples
+    --------
+    >>> fuse(np.eye(2, 3), np.array([[[0.25, 0.75]]]))
+    array([[[0.25, 0.75, 0.  ]]], dtype=float32)
+    """
+    endmembers = np.asarray(endmembers, dtype=np.float32)
+    abundances = np.asarray(abundances, dtype=np.float32)
+    if endmembers.ndim != 2:
+        raise DataFormatError(f"endmembers must be (k, n_bands), got shape {endmembers.shape}")
+    k, n_bands = endmembers.shape
+    if abundances.shape[-1] != k:
+        raise DataFormatError(
+            f"abundances have {abundances.shape[-1]} endmember channels, endmembers have {k}"
+        )
+    hsi = abundances @ endmembers
+    for name, vector in (("bias", bias), ("noise_std", noise_std)):
+        if vector is not None and np.ndim(vector) and np.shape(vector) != (n_bands,):
+            raise DataFormatError(f"{name} must have shape ({n_bands},), got {np.shape(vector)}")
+    if bias is not None:
+        hsi += np.asarray(bias, dtype=np.float32)
+    if noise_std is not None:
+        noise = np.random.default_rng(rng).standard_normal(hsi.shape, dtype=np.float32)
+        hsi += noise * np.asarray(noise_std, dtype=np.float32)
+    return hsi
+
+
+def estimate_noise_std(residuals: np.ndarray) -> np.ndarray:
+    """Per-band root-mean-square of residuals (..., n_bands): the ``noise_std`` for :func:`fuse`.
+
+    The residual of a mixing model fitted with a bias has ~zero mean per band, so its RMS is the
+    standard deviation of ``eps``.
+    """
+    residuals = np.asarray(residuals, dtype=np.float64)
+    flat = residuals.reshape(-1, residuals.shape[-1])
+    return np.sqrt(np.mean(flat**2, axis=0)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- sample files
+
+
+def sample_stem(index: int, *, digits: int = 4) -> str:
+    """``sample_0003``: the file-name stem of sample ``index``."""
+    return f"sample_{index:0{digits}d}"
+
+
+def abundance_path(out_dir: str | os.PathLike, index: int, *, digits: int = 4) -> Path:
+    """Where sample ``index``'s abundance map goes; it is written last, so it marks completion."""
+    return Path(out_dir) / f"{sample_stem(index, digits=digits)}_abundance.npy"
+
+
+def write_sample(
+    out_dir: str | os.PathLike,
+    index: int,
+    abundances: np.ndarray,
+    hsi: np.ndarray,
+    *,
+    wavelengths_nm: np.ndarray | None,
+    endmembers: np.ndarray,
+    format: str = "envi",
+    digits: int = 4,
+    force: bool = False,
+) -> list[Path]:
+    """Write one synthetic sample: HSI, false colour, spectral profiles, then its abundance map.
+
+    Each file is written atomically. The abundance map (``sample_NNNN_abundance.npy``, shape
+    (H, W, k)) comes last, so its presence means the sample is complete -- an interrupted run
+    can skip exactly those samples. A ``.mat`` HSI also holds ``Abu`` (H, W, k) and ``End``
+    (n_bands, k), the keys of the authors' code.
+
+    Returns
+    -------
+    list of Path
+        The files written (the HSI file is the one ``read_hsi`` takes).
+    """
+    from msfdiff.data.cube import HyperCube
+    from msfdiff.data.writers import write_hsi
+    from msfdiff.plotting import false_colour, save_image
+
+    if format not in HSI_SUFFIXES:
+        raise DataFormatError(f"unknown format {format!r}; choose one of {list(HSI_SUFFIXES)}")
+    out_dir = Path(out_dir)
+    stem = sample_stem(index, digits=digits)
+    cube = HyperCube(np.asarray(hsi, dtype=np.float32), wavelengths_nm, source=stem)
+    extra = {"Abu": abundances, "End": np.asarray(endmembers).T} if format == "mat" else None
+    preview, profiles = out_dir / f"{stem}_false_colour.png", out_dir / f"{stem}_profiles.png"
+    target = abundance_path(out_dir, index, digits=digits)
+    for path in (preview, profiles, target):
+        check_new(path, force=force)
+    written = [
+        write_hsi(out_dir / f"{stem}{HSI_SUFFIXES[format]}", cube, force=force, extra=extra),
+        save_image(false_colour(cube.data, wavelengths_nm), preview),
+        plot_spectral_profiles(cube.data, wavelengths_nm, profiles, seed=index),
+    ]
+    with atomic_path(target) as tmp:
+        np.save(tmp, np.asarray(abundances, dtype=np.float32))
+    return [*written, target]
+
+
+def plot_spectral_profiles(
+    hsi: np.ndarray,
+    wavelengths_nm: np.ndarray | None,
+    path: str | os.PathLike,
+    *,
+    n_points: int = 5,
+    seed: int = 0,
+) -> Path:
+    """Paper Fig. 11 (b-d): false colour with marked points, their spectra, 6x6-region means.
+
+    Points are drawn at random (``seed``) away from the border; each region is the 6x6 block
+    whose corner is the point, so the two panels describe the same places.
+    """
+    from msfdiff.plotting import false_colour, plt, save_figure
+
+    height, width, n_bands = hsi.shape
+    x = np.arange(n_bands) if wavelengths_nm is None else wavelengths_nm
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, max(1, height - REGION_SIZE), n_points)
+    cols = rng.integers(0, max(1, width - REGION_SIZE), n_points)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1, 1.4, 1.4]})
+    axes[0].imshow(false_colour(hsi, wavelengths_nm))
+    for i, (r, c) in enumerate(zip(rows, cols, strict=True)):
+        colour = f"C{i}"
+        axes[0].add_patch(
+            plt.Rectangle((c - 0.5, r - 0.5), REGION_SIZE, REGION_SIZE, fill=False, color=colour)
+        )
+        axes[1].plot(x, hsi[r, c], color=colour, lw=1.5, label=f"pixel ({r}, {c})")
+        region = hsi[r : r + REGION_SIZE, c : c + REGION_SIZE].reshape(-1, n_bands)
+        mean, std = region.mean(0), region.std(0)
+        axes[2].plot(x, mean, color=colour, lw=1.5, label=f"region at ({r}, {c})")
+        axes[2].fill_between(x, mean - std, mean + std, color=colour, alpha=0.15)
+    axes[0].set_title("false colour")
+    axes[0].axis("off")
+    axes[1].set_title("sampled pixels")
+    axes[2].set_title(f"{REGION_SIZE}x{REGION_SIZE} region means (±1 std)")
+    for ax in axes[1:]:
+        ax.set_xlabel("wavelength (nm)" if wavelengths_nm is not None else "band")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[1].set_ylabel("reflectance")
+    return save_figure(fig, path)

@@ -1,0 +1,313 @@
+"""``SceneUnmixer``: scene-based unmixing with a scikit-learn-style API.
+
+>>> unmixer = SceneUnmixer(5, preset="cpu").fit(cubes)        # doctest: +SKIP
+>>> abundances = unmixer.transform(photo_rgb)                  # (H, W, 5), rows sum to one
+>>> hsi = unmixer.inverse_transform(abundances)                # (H, W, n_bands)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from msfdiff._io import atomic_write
+from msfdiff.config import from_dict, load_preset, to_dict
+from msfdiff.data.bands import BandSelector, parse_band_selector
+from msfdiff.data.cube import HyperCube
+from msfdiff.errors import DataFormatError, DataNotFoundError, NotFittedError
+from msfdiff.unmixing.config import UnmixingConfig
+from msfdiff.unmixing.model import UnmixingAutoencoder
+from msfdiff.unmixing.training import train_unmixer
+
+STATE_FILE = "unmixer.json"
+
+
+class SceneUnmixer:
+    """Learn k shared endmembers from HSIs and infer abundances from 3-band (RGB-like) images.
+
+    Parameters
+    ----------
+    n_endmembers : int, optional
+        k; overrides the preset's value when given.
+    preset : str
+        Name of a packaged unmixing preset (``paper``, ``official``, ``cpu``).
+    config : UnmixingConfig, optional
+        Full configuration; replaces the preset.
+    random_state : int
+        Seed for initialisation and crop sampling.
+    checkpoint_dir : path, optional
+        Where training checkpoints go; with ``resume=True`` training continues from the latest.
+    **overrides
+        Any :class:`UnmixingConfig` field (``epochs=``, ``batch_size=``, …).
+
+    Attributes
+    ----------
+    endmembers_ : ndarray of shape (n_endmembers, n_bands)
+        Endmember spectra with the decoder bias folded in (``w_i + b``). Because abundances sum
+        to one, ``E·a + b = Σ a_i (w_i + b)`` exactly, so each row is a reflectance spectrum
+        and fusion needs no separate bias.
+    bias_ : ndarray of shape (n_bands,)
+        The decoder bias ``b`` of Eq. 3 (zeros when the preset has none), for reference.
+    wavelengths_ : ndarray of shape (n_bands,) or None
+    noise_std_ : ndarray of shape (n_bands,)
+        Per-band standard deviation of the reconstruction residual on the training HSIs
+        (the ε of the paper's Eq. 5), used to make synthetic cubes realistically noisy.
+    n_bands_in_ : int
+    history_ : list of dict
+        Loss terms per training step.
+    """
+
+    def __init__(
+        self,
+        n_endmembers: int | None = None,
+        *,
+        preset: str = "paper",
+        config: UnmixingConfig | None = None,
+        random_state: int = 0,
+        checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int = 200,
+        resume: bool = False,
+        on_step: Callable[[int, int, dict[str, float]], None] | None = None,
+        **overrides,
+    ):
+        self.n_endmembers = n_endmembers
+        self.preset = preset
+        self.config = config
+        self.random_state = random_state
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
+        self.on_step = on_step
+        self.overrides = overrides
+
+    # ------------------------------------------------------------------ fitting
+    def _resolve_config(self) -> UnmixingConfig:
+        base = self.config or load_preset(UnmixingConfig, "unmixing", self.preset)
+        changes = {k: v for k, v in self.overrides.items() if v is not None}
+        if self.n_endmembers is not None:
+            changes["n_endmembers"] = self.n_endmembers
+        return from_dict(UnmixingConfig, {**to_dict(base), **changes}, where="unmixing config")
+
+    def fit(self, cubes: Sequence[HyperCube] | HyperCube) -> SceneUnmixer:
+        """Train on one or more HSIs (same bands); returns ``self``."""
+        cubes = [cubes] if isinstance(cubes, HyperCube) else list(cubes)
+        if not cubes:
+            raise DataNotFoundError("no training HSIs given")
+        config = self._resolve_config()
+        self.config_ = config
+        self.band_selector_ = parse_band_selector(config.band_selection)
+        _check_same_bands(cubes)
+        self.wavelengths_ = cubes[0].wavelengths_nm
+        self.n_bands_in_ = cubes[0].n_bands
+
+        torch.manual_seed(self.random_state)
+        mean_rgb, std_rgb, mean_spectrum = self._statistics(cubes)
+        model = UnmixingAutoencoder(
+            n_bands=self.n_bands_in_,
+            n_endmembers=config.n_endmembers,
+            widths=config.widths,
+            blocks_per_stage=config.blocks_per_stage,
+            attention=config.attention,
+            res_scale=config.res_scale,
+            decoder_bias=config.decoder_bias,
+            linear_skip=config.linear_skip,
+            input_mean=tuple(map(float, mean_rgb)),
+            input_std=tuple(map(float, std_rgb)),
+        )
+        model.init_decoder(torch.from_numpy(mean_spectrum).float())
+
+        def crop(i: int, r: int, c: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+            cube = cubes[i]
+            hsi = np.asarray(cube.data[r : r + size, c : c + size], dtype=np.float32)
+            return self._rgb_from_hsi(cube.with_data(hsi)), hsi
+
+        shapes = [c.shape[:2] for c in cubes]
+        ckpt = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
+        if ckpt is not None:
+            ckpt.mkdir(parents=True, exist_ok=True)
+        self.history_ = train_unmixer(
+            model,
+            crop,
+            shapes,
+            config,
+            seed=self.random_state,
+            checkpoint_dir=ckpt,
+            checkpoint_every=self.checkpoint_every,
+            resume=self.resume,
+            on_step=self.on_step,
+        )
+        self.model_ = model
+        self.noise_std_ = self._residual_std(cubes)
+        return self
+
+    def _statistics(self, cubes: Sequence[HyperCube]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean/std of the 3-band inputs and the mean spectrum, from a subsample of pixels."""
+        rgbs, spectra = [], []
+        for cube in cubes:
+            h, w = cube.shape[:2]
+            step = max(1, int(np.sqrt(h * w / 65536)))
+            sub = np.asarray(cube.data[::step, ::step], dtype=np.float32)
+            rgbs.append(self._rgb_from_hsi(cube.with_data(sub)).reshape(-1, 3))
+            spectra.append(sub.reshape(-1, cube.n_bands))
+        rgb, spectra_all = np.concatenate(rgbs), np.concatenate(spectra)
+        return rgb.mean(0), rgb.std(0) + 1e-6, spectra_all.mean(0)
+
+    def _residual_std(self, cubes: Sequence[HyperCube]) -> np.ndarray:
+        sq, n = np.zeros(self.n_bands_in_), 0
+        for cube in cubes:
+            residual = self.reconstruct(cube) - np.asarray(cube.data, dtype=np.float32)
+            sq += (residual.reshape(-1, self.n_bands_in_) ** 2).sum(0)
+            n += residual.shape[0] * residual.shape[1]
+        return np.sqrt(sq / max(n, 1)).astype(np.float32)
+
+    # ---------------------------------------------------------------- inference
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this SceneUnmixer is not fitted yet: call fit() or load a trained run")
+
+    def _rgb_from_hsi(self, cube: HyperCube) -> np.ndarray:
+        rgb = self.band_selector_.hsi_to_rgb(cube).astype(np.float32)
+        return _normalise(rgb, self.config_.input_normalisation)
+
+    def rgb_from_hsi(self, cube: HyperCube) -> np.ndarray:
+        """The encoder's 3-band view (H, W, 3) of an HSI, as used in training."""
+        self._check_fitted()
+        if cube.n_bands != self.n_bands_in_:
+            raise DataFormatError(
+                f"{cube.source}: expected {self.n_bands_in_} bands like the training data, got {cube.n_bands}"
+            )
+        return self._rgb_from_hsi(cube)
+
+    def rgb_from_photo(self, photo: np.ndarray, *, gain: float = 1.0) -> np.ndarray:
+        """The encoder's view (H, W, 3) of an sRGB photo in [0, 1], after the matching decode.
+
+        ``gain`` scales the decoded photo so a photo collection's brightness matches the
+        training reflectance (see :meth:`photo_gain`).
+        """
+        self._check_fitted()
+        rgb = self.band_selector_.photo_to_input(photo).astype(np.float32)
+        if self.config_.input_normalisation == "per-image-minmax":
+            return _normalise(rgb, "per-image-minmax")
+        return rgb * np.float32(gain)
+
+    def photo_gain(self, photos: Sequence[np.ndarray]) -> float:
+        """Brightness gain mapping a photo collection onto the training inputs' mean level.
+
+        Photos have arbitrary exposure while HSIs are reflectance: one gain per *collection*
+        (not per photo) keeps dark and bright scenes distinguishable.
+        """
+        self._check_fitted()
+        levels = [float(self.band_selector_.photo_to_input(p).mean()) for p in photos]
+        target = float(np.mean(self.model_.config.input_mean))
+        return target / max(float(np.mean(levels)), 1e-6)
+
+    @torch.no_grad()
+    def transform(self, X: HyperCube | np.ndarray) -> np.ndarray:
+        """Abundances of an HSI (band-selected first) or of encoder-domain 3-band images.
+
+        Parameters
+        ----------
+        X : HyperCube, or ndarray of shape (H, W, 3) or (N, H, W, 3)
+
+        Returns
+        -------
+        ndarray of shape (H, W, k) or (N, H, W, k); non-negative, summing to one per pixel.
+        """
+        self._check_fitted()
+        rgb = self.rgb_from_hsi(X) if isinstance(X, HyperCube) else np.asarray(X, dtype=np.float32)
+        if rgb.shape[-1] != 3 or rgb.ndim not in (3, 4):
+            raise DataFormatError(f"expected (H, W, 3) or (N, H, W, 3) input, got shape {rgb.shape}")
+        batch = torch.from_numpy(np.ascontiguousarray(rgb.reshape(-1, *rgb.shape[-3:]))).permute(0, 3, 1, 2)
+        out = torch.cat([self.model_.encode(b[None]) for b in batch]).permute(0, 2, 3, 1).numpy()
+        return out.reshape(*rgb.shape[:-1], -1)
+
+    def inverse_transform(self, abundances: np.ndarray) -> np.ndarray:
+        """HSI (..., n_bands) = abundances (..., k) · endmembers — the linear mixing model."""
+        self._check_fitted()
+        from msfdiff.fusion import fuse
+
+        return fuse(self.endmembers_, abundances)
+
+    def reconstruct(self, cube: HyperCube) -> np.ndarray:
+        """Reconstruct a full HSI from its own 3-band view (the Table 3 protocol)."""
+        return self.inverse_transform(self.transform(cube))
+
+    @property
+    def endmembers_(self) -> np.ndarray:
+        return self.model_.endmembers.detach().numpy() + self.bias_
+
+    @property
+    def bias_(self) -> np.ndarray:
+        self._check_fitted()
+        bias = self.model_.decoder.bias
+        return np.zeros(self.n_bands_in_, np.float32) if bias is None else bias.detach().numpy().copy()
+
+    # ------------------------------------------------------------- persistence
+    def save(self, folder: str | Path) -> Path:
+        """Write ``model/`` (safetensors + config.json) and ``unmixer.json`` into ``folder``."""
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model_.save_pretrained(folder / "model", safe_serialization=True)
+        state = {
+            "config": to_dict(self.config_),
+            "band_selector": self.band_selector_.to_dict(),
+            "wavelengths_nm": None if self.wavelengths_ is None else self.wavelengths_.tolist(),
+            "noise_std": self.noise_std_.tolist(),
+            "n_bands": self.n_bands_in_,
+            "random_state": self.random_state,
+        }
+        atomic_write(folder / STATE_FILE, lambda p: p.write_text(json.dumps(state, indent=2)))
+        atomic_write(folder / "history.json", lambda p: p.write_text(json.dumps(self.history_)))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> SceneUnmixer:
+        """Restore a unmixer written by :meth:`save`."""
+        folder = Path(folder)
+        state_path = folder / STATE_FILE
+        if not state_path.exists():
+            raise DataNotFoundError(f"{folder}: no trained unmixer here (missing {STATE_FILE})")
+        state = json.loads(state_path.read_text())
+        config = from_dict(UnmixingConfig, state["config"], where=str(state_path))
+        self = cls(config=config, random_state=state.get("random_state", 0))
+        self.config_ = config
+        self.band_selector_ = BandSelector.from_dict(state["band_selector"])
+        wl = state["wavelengths_nm"]
+        self.wavelengths_ = None if wl is None else np.asarray(wl, dtype=np.float64)
+        self.noise_std_ = np.asarray(state["noise_std"], dtype=np.float32)
+        self.n_bands_in_ = int(state["n_bands"])
+        self.model_ = UnmixingAutoencoder.from_pretrained(folder / "model").eval()
+        history = folder / "history.json"
+        self.history_ = json.loads(history.read_text()) if history.exists() else []
+        return self
+
+
+def load_unmixer(run_dir: str | Path) -> SceneUnmixer:
+    """Load the unmixer of a run directory (``RUN_DIR/unmixing``) or of its own folder."""
+    run_dir = Path(run_dir)
+    folder = run_dir / "unmixing" if (run_dir / "unmixing" / STATE_FILE).exists() else run_dir
+    return SceneUnmixer.load(folder)
+
+
+def _check_same_bands(cubes: Sequence[HyperCube]) -> None:
+    first = cubes[0]
+    for cube in cubes[1:]:
+        if cube.n_bands != first.n_bands:
+            raise DataFormatError(
+                f"{cube.source}: {cube.n_bands} bands, but {first.source} has {first.n_bands}"
+            )
+
+
+def _normalise(rgb: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "per-image-minmax":
+        lo, hi = rgb.min(), rgb.max()
+        return (rgb - lo) / max(float(hi - lo), 1e-8)
+    return rgb
+
+
+__all__ = ["SceneUnmixer", "load_unmixer"]

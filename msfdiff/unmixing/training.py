@@ -1,0 +1,177 @@
+"""Training loop for the unmixing autoencoder, with atomic checkpoints and exact resume.
+
+Everything random after initialisation (crop positions, flips, rotations) comes from one
+``torch.Generator`` whose state is checkpointed, so an interrupted run resumed from its last
+checkpoint ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from msfdiff._io import write_json
+from msfdiff.unmixing.config import UnmixingConfig
+from msfdiff.unmixing.losses import unmixing_loss
+from msfdiff.unmixing.model import UnmixingAutoencoder
+
+CropFn = Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray]]
+"""``crop(cube_index, row, col, size) -> (rgb (size,size,3), hsi (size,size,C))``."""
+
+
+@dataclass
+class CheckpointInfo:
+    step: int
+    path: Path
+
+
+def steps_for(config: UnmixingConfig, shapes: Sequence[tuple[int, int]], crop: int) -> int:
+    """Total optimiser steps: ``epochs`` passes that each cover every pixel once on average."""
+    pixels = sum(h * w for h, w in shapes)
+    per_epoch = max(1, math.ceil(pixels / (crop * crop * config.batch_size)))
+    return per_epoch * config.epochs
+
+
+def latest_checkpoint(folder: Path) -> CheckpointInfo | None:
+    """The checkpoint named by ``folder/latest.json``, or None."""
+    pointer = Path(folder) / "latest.json"
+    if not pointer.exists():
+        return None
+    info = json.loads(pointer.read_text())
+    return CheckpointInfo(step=int(info["step"]), path=Path(folder) / info["name"])
+
+
+def save_checkpoint(folder: Path, model, optimizer, scheduler, generator, step: int, history) -> Path:
+    """Write ``step-N/`` under a temporary name, rename it, then move the ``latest`` pointer.
+
+    A crash at any point leaves the previous checkpoint and pointer intact.
+    """
+    folder = Path(folder)
+    name = f"step-{step:08d}"
+    tmp = folder / f".{name}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(tmp / "model", safe_serialization=True)
+    state = {
+        "step": step,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(),
+        "history": history,
+    }
+    torch.save(state, tmp / "trainer.pt")
+    final = folder / name
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    write_json(folder / "latest.json", {"step": step, "name": name})
+    for old in folder.glob("step-*"):
+        if old != final:
+            shutil.rmtree(old)
+    return final
+
+
+def train_unmixer(
+    model: UnmixingAutoencoder,
+    crop: CropFn,
+    shapes: Sequence[tuple[int, int]],
+    config: UnmixingConfig,
+    *,
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 200,
+    resume: bool = False,
+    on_step: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> list[dict[str, float]]:
+    """Optimise ``model`` in place; return the loss history (one row per step).
+
+    Parameters
+    ----------
+    crop : callable
+        Returns an aligned (3-band input, full HSI) crop of one training cube.
+    shapes : sequence of (height, width)
+        Sizes of the training cubes, to draw crop positions.
+    on_step : callable, optional
+        ``on_step(step, total, losses)`` after each step (progress display).
+    """
+    size = min(config.crop_size, *(min(h, w) for h, w in shapes))
+    total = steps_for(config, shapes, size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    milestones = sorted({max(1, int(m * total)) for m in config.lr_milestones})
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=config.lr_gamma)
+    generator = torch.Generator().manual_seed(seed)
+    history: list[dict[str, float]] = []
+    step = 0
+
+    if resume and checkpoint_dir is not None and (ckpt := latest_checkpoint(checkpoint_dir)):
+        loaded = UnmixingAutoencoder.from_pretrained(ckpt.path / "model")
+        model.load_state_dict(loaded.state_dict())
+        state = torch.load(ckpt.path / "trainer.pt", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        history = list(state["history"])
+        step = int(state["step"])
+
+    sizes = torch.tensor([h * w for h, w in shapes], dtype=torch.float64)
+    model.train()
+    try:
+        while step < total:
+            rgb, hsi = _batch(crop, shapes, sizes, size, config, generator)
+            pred, _ = model(rgb)
+            losses = unmixing_loss(
+                pred,
+                hsi,
+                model.endmembers,
+                reconstruction=config.reconstruction_loss,
+                sad_weight=config.sad_weight,
+                tv_weight=config.tv_weight,
+                tv_axis=config.tv_axis,
+            )
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            optimizer.step()
+            scheduler.step()
+            if config.nonneg_endmembers:
+                model.project_endmembers_()
+            step += 1
+            row = {k: float(v.detach()) for k, v in losses.items()}
+            history.append({"step": step, **row})
+            if on_step is not None:
+                on_step(step, total, row)
+            if checkpoint_dir is not None and (step % checkpoint_every == 0 or step == total):
+                save_checkpoint(checkpoint_dir, model, optimizer, scheduler, generator, step, history)
+    except KeyboardInterrupt:
+        if checkpoint_dir is not None and step > 0:
+            save_checkpoint(checkpoint_dir, model, optimizer, scheduler, generator, step, history)
+        raise
+    model.eval()
+    return history
+
+
+def _batch(crop: CropFn, shapes, sizes, size, config, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw a batch of aligned crops; cubes are chosen in proportion to their area."""
+    idx = torch.multinomial(sizes, config.batch_size, replacement=True, generator=generator)
+    rgbs, hsis = [], []
+    for i in idx.tolist():
+        h, w = shapes[i]
+        r = int(torch.randint(0, h - size + 1, (1,), generator=generator))
+        c = int(torch.randint(0, w - size + 1, (1,), generator=generator))
+        rgb, hsi = crop(i, r, c, size)
+        pair = torch.cat([torch.from_numpy(rgb), torch.from_numpy(hsi)], dim=-1).permute(2, 0, 1)
+        if config.augment:
+            k, flip = torch.randint(0, 4, (2,), generator=generator).tolist()
+            pair = torch.rot90(pair, k % 4, dims=(1, 2))
+            if flip % 2:
+                pair = pair.flip(2)
+        rgbs.append(pair[:3])
+        hsis.append(pair[3:])
+    return torch.stack(rgbs).float(), torch.stack(hsis).float()
