@@ -1,4 +1,4 @@
-"""Fusion (paper Section 4.3): synthetic HSI = abundances x endmembers + bias (+ noise), and its files.
+"""Fusion (paper Section 4.3): synthetic HSI = abundances x endmembers + bias (+ noise).
 
 Eq. (5), ``Y' = E A' + eps``, is the linear mixing model the unmixer's decoder learned, applied
 to sampled abundances: the spectra come from real HSIs, the spatial layout from the diffusion.

@@ -19,7 +19,9 @@ from msfdiff._io import atomic_path  # noqa: E402
 FALSE_COLOUR_NM = (640.0, 550.0, 460.0)
 
 
-def false_colour(hsi: np.ndarray, wavelengths_nm: np.ndarray | None, *, percentile: float = 99.0) -> np.ndarray:
+def false_colour(
+    hsi: np.ndarray, wavelengths_nm: np.ndarray | None, *, percentile: float = 99.0
+) -> np.ndarray:
     """RGB preview (H, W, 3) in [0, 1] from the bands nearest 640/550/460 nm.
 
     Without wavelengths, bands at 3/4, 1/2 and 1/4 of the cube stand in. One robust gain
@@ -103,7 +105,10 @@ def plot_reconstruction(
     rows = rng.integers(0, original.shape[0], n_pixels)
     cols = rng.integers(0, original.shape[1], n_pixels)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.6]})
-    for ax, cube, name in ((axes[0], original, "original"), (axes[1], reconstructed, "reconstructed")):
+    for ax, cube, name in (
+        (axes[0], original, "original"),
+        (axes[1], reconstructed, "reconstructed"),
+    ):
         ax.imshow(false_colour(cube, wavelengths_nm))
         ax.scatter(cols, rows, s=14, c="white", edgecolors="black")
         ax.set_title(name)
@@ -118,7 +123,9 @@ def plot_reconstruction(
     return save_figure(fig, path)
 
 
-def plot_loss(history: Sequence[dict], path: str | Path, *, keys: Sequence[str] = ("total",), title: str = "") -> Path:
+def plot_loss(
+    history: Sequence[dict], path: str | Path, *, keys: Sequence[str] = ("total",), title: str = ""
+) -> Path:
     """Training-loss curve(s) on a log scale, smoothed with a running mean."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     steps = np.array([row["step"] for row in history])

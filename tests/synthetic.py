@@ -27,7 +27,9 @@ def known_scene(
     picks = [[n.split(":", 1)[1] for n in names].index(w) for w in wanted]
     endmembers = spectra[picks].astype(np.float32)
     rng = np.random.default_rng(seed)
-    fields = np.stack([gaussian_filter(rng.normal(size=(size, size)), 3, mode="wrap") for _ in range(k)], -1)
+    fields = np.stack(
+        [gaussian_filter(rng.normal(size=(size, size)), 3, mode="wrap") for _ in range(k)], -1
+    )
     logits = sharpness * fields / fields.std()
     weights = np.exp(logits - logits.max(-1, keepdims=True))
     abundances = (weights / weights.sum(-1, keepdims=True)).astype(np.float32)

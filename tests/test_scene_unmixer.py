@@ -10,7 +10,9 @@ from msfdiff.evaluation.reconstruction import match_endmembers, reconstruction_m
 from msfdiff.unmixing import SceneUnmixer
 from tests.synthetic import known_scene
 
-TINY = dict(widths=(16, 16), epochs=150, batch_size=4, crop_size=16, learning_rate=3e-3, linear_skip=True)
+TINY = dict(
+    widths=(16, 16), epochs=150, batch_size=4, crop_size=16, learning_rate=3e-3, linear_skip=True
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,10 @@ def test_reconstruction_beats_mean_spectrum(fitted):
     unmixer, cube, _, _ = fitted
     recon = unmixer.reconstruct(cube)
     flat = np.broadcast_to(cube.data.mean((0, 1)), cube.shape)
-    assert reconstruction_metrics(recon, cube.data)["psnr"] > reconstruction_metrics(flat, cube.data)["psnr"] + 10
+    assert (
+        reconstruction_metrics(recon, cube.data)["psnr"]
+        > reconstruction_metrics(flat, cube.data)["psnr"] + 10
+    )
 
 
 def test_save_load_same_outputs(fitted, tmp_path):

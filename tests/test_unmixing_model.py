@@ -21,7 +21,10 @@ def test_abundances_on_simplex_and_decoder_is_linear_mixing():
     assert abundances.shape == (2, 4, 9, 9)
     assert torch.all(abundances >= 0)
     torch.testing.assert_close(abundances.sum(1), torch.ones(2, 9, 9))
-    expected = torch.einsum("nkhw,kc->nchw", abundances, model.endmembers) + model.decoder.bias[None, :, None, None]
+    expected = (
+        torch.einsum("nkhw,kc->nchw", abundances, model.endmembers)
+        + model.decoder.bias[None, :, None, None]
+    )
     torch.testing.assert_close(recon, expected)
 
 
@@ -34,10 +37,16 @@ def test_encoder_widths_follow_the_paper():
 
 
 def test_save_load_round_trip(tmp_path):
-    model = UnmixingAutoencoder(n_bands=6, n_endmembers=3, widths=(8,), decoder_bias=False, input_mean=(0.1, 0.2, 0.3))
+    model = UnmixingAutoencoder(
+        n_bands=6, n_endmembers=3, widths=(8,), decoder_bias=False, input_mean=(0.1, 0.2, 0.3)
+    )
     model.save_pretrained(tmp_path)
     again = UnmixingAutoencoder.from_pretrained(tmp_path)
-    assert again.config.input_mean == [0.1, 0.2, 0.3] or tuple(again.config.input_mean) == (0.1, 0.2, 0.3)
+    assert again.config.input_mean == [0.1, 0.2, 0.3] or tuple(again.config.input_mean) == (
+        0.1,
+        0.2,
+        0.3,
+    )
     for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
@@ -52,7 +61,9 @@ def test_spectral_angle_known_value():
 def test_endmember_tv_axis():
     e = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])  # (k=2, C=3)
     assert endmember_tv(e, axis="wavelength").item() == pytest.approx(1.0)  # (2 + 0) / 2
-    assert endmember_tv(e, axis="endmember").item() == pytest.approx(1 / 3)  # |diff| over k, mean over C
+    assert endmember_tv(e, axis="endmember").item() == pytest.approx(
+        1 / 3
+    )  # |diff| over k, mean over C
 
 
 def test_loss_weights_combine():
@@ -74,11 +85,25 @@ def test_presets_validate(name):
 
 def test_preset_values_match_the_sources():
     paper = load_preset(UnmixingConfig, "unmixing", "paper")
-    assert (paper.sad_weight, paper.tv_weight, paper.tv_axis, paper.decoder_bias) == (0.1, 1e-3, "wavelength", True)
+    assert (paper.sad_weight, paper.tv_weight, paper.tv_axis, paper.decoder_bias) == (
+        0.1,
+        1e-3,
+        "wavelength",
+        True,
+    )
     assert paper.widths == (32, 64, 128, 96, 48)
     official = load_preset(UnmixingConfig, "unmixing", "official")
-    assert (official.reconstruction_loss, official.tv_weight, official.decoder_bias) == ("charbonnier", 0.01, False)
-    assert (official.learning_rate, official.batch_size, official.epochs, official.res_scale) == (2e-4, 16, 40, 0.1)
+    assert (official.reconstruction_loss, official.tv_weight, official.decoder_bias) == (
+        "charbonnier",
+        0.01,
+        False,
+    )
+    assert (official.learning_rate, official.batch_size, official.epochs, official.res_scale) == (
+        2e-4,
+        16,
+        40,
+        0.1,
+    )
 
 
 def test_bad_config_rejected():

@@ -32,7 +32,9 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def progress(iterable: Iterable[T], *, total: int | None = None, description: str = "") -> Iterator[T]:
+def progress(
+    iterable: Iterable[T], *, total: int | None = None, description: str = ""
+) -> Iterator[T]:
     """Wrap ``iterable`` in a rich progress bar on stderr (quiet when not a terminal)."""
     columns = (
         TextColumn("[progress.description]{task.description}"),

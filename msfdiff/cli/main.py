@@ -22,32 +22,45 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show full tracebacks instead of one-line errors."
+    ),
 ) -> None:
     if debug:
         os.environ["MSFDIFF_DEBUG"] = "1"
 
 
-def _register() -> None:
-    from msfdiff.cli import unmix
+COMMAND_MODULES = (
+    "msfdiff.cli.unmix",
+    "msfdiff.cli.diffusion",
+    "msfdiff.cli.evaluate",
+    "msfdiff.cli.pipeline",
+    "msfdiff.report",
+)
 
-    unmix.register(app)
-    for name in ("diffusion", "evaluate", "pipeline"):
-        try:
-            module = __import__(f"msfdiff.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"msfdiff.cli.{name}":
-                raise
-            continue
-        module.register(app)
+
+def _register() -> None:
+    """Each command module adds its commands; imports inside commands keep start-up fast."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
 
 
 _register()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from msfdiff.cli._common import console
+
+    console.print(f"[bold yellow]WARNING:[/] {message}", highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry: run the app; MsfdiffError and OS errors become ``error: …``."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.showwarning = _show_warning
     try:
         app(standalone_mode=False)
     except MsfdiffError as exc:

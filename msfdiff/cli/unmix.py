@@ -9,53 +9,31 @@ import typer
 
 from msfdiff.cli._common import console, progress
 
-unmix_app = typer.Typer(help="Scene-based unmixing: learn endmembers from HSIs, infer abundances of photos.")
-
-HSI_SUFFIXES = {".mat", ".hdr", ".tif", ".tiff", ".npy", ".npz"}
+unmix_app = typer.Typer(
+    help="Scene-based unmixing: learn endmembers from HSIs, infer abundances of photos."
+)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(unmix_app, name="unmix")
 
 
-def expand_hsi_paths(paths: list[Path]) -> list[Path]:
-    """Files as given; folders expand to the HSI files they hold (sorted)."""
-    from msfdiff.errors import DataNotFoundError
-
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in HSI_SUFFIXES)
-            if not found:
-                raise DataNotFoundError(f"{path}: folder holds no HSI files ({', '.join(sorted(HSI_SUFFIXES))})")
-            out += found
-        else:
-            out.append(path)
-    return out
-
-
 def read_cubes(paths: list[Path], *, key: str | None, wavelengths: str | None, scale: float | None):
-    """Read HSIs for the CLI; 59-band cubes without wavelengths get the Chikusei grid, loudly."""
-    from msfdiff.data.readers import read_hsi_many
-    from msfdiff.data.wavelengths import chikusei_msfdiff_wavelengths
+    from msfdiff.data.readers import read_hsi_collection
 
-    cubes = read_hsi_many(expand_hsi_paths(paths), key=key, wavelengths=wavelengths, scale=scale)
-    if cubes[0].wavelengths_nm is None and cubes[0].n_bands == 59:
-        console.print(
-            "[bold yellow]WARNING:[/] no wavelengths in the data; assuming the official MSF-Diff "
-            "Chikusei patches (Chikusei bands 8–66, 398.71–698.04 nm). Pass --wavelengths if not."
-        )
-        wl = chikusei_msfdiff_wavelengths()
-        cubes = [c.with_data(c.data, wl) for c in cubes]
-    return cubes
+    return read_hsi_collection(paths, key=key, wavelengths=wavelengths, scale=scale)
 
 
-WAVELENGTHS_HELP = "Band centres: a one-column CSV in nm, or START:STOP:COUNT (needed when the files carry none)."
+WAVELENGTHS_HELP = (
+    "Band centres: a one-column CSV in nm, or START:STOP:COUNT (needed when the files carry none)."
+)
 
 
 @unmix_app.command("train")
 def train(
-    hsi: list[Path] = typer.Option(..., "--hsi", help="HSI files or folders (ENVI, .mat, .tif, .npy)."),
+    hsi: list[Path] = typer.Option(
+        ..., "--hsi", help="HSI files or folders (ENVI, .mat, .tif, .npy)."
+    ),
     out: Path = typer.Option(..., "--out", help="Run directory; the unmixer goes to OUT/unmixing."),
     preset: str = typer.Option("cpu", help="Unmixing preset: cpu, paper or official."),
     wavelengths: str | None = typer.Option(None, "--wavelengths", help=WAVELENGTHS_HELP),
@@ -64,13 +42,19 @@ def train(
     batch_size: int | None = typer.Option(None, help="Crops per step (preset default)."),
     crop_size: int | None = typer.Option(None, help="Crop side in pixels (preset default)."),
     bands: str | None = typer.Option(
-        None, "--bands", help="Band selection: nearest:672,569,471 | indices:27,17,7 | camera:cie1931+srgb."
+        None,
+        "--bands",
+        help="Band selection: nearest:672,569,471 | indices:27,17,7 | camera:cie1931+srgb.",
     ),
     key: str | None = typer.Option(None, help="Array name inside .mat/.npz files when ambiguous."),
-    scale: float | None = typer.Option(None, help="Divide stored values by this (e.g. 65535 for uint16)."),
+    scale: float | None = typer.Option(
+        None, help="Divide stored values by this (e.g. 65535 for uint16)."
+    ),
     seed: int = typer.Option(0, help="Random seed."),
     checkpoint_every: int = typer.Option(200, help="Checkpoint every N steps."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in OUT."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from the last checkpoint in OUT."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite a finished unmixer in OUT."),
 ) -> None:
     """Train the unmixing network on HSIs; writes OUT/unmixing (model, endmembers, figures)."""
@@ -80,11 +64,13 @@ def train(
 
     target = out / "unmixing"
     if (target / "unmixer.json").exists() and not (force or resume):
-        raise OutputExistsError(f"{target}: a trained unmixer exists already (use --force to retrain)")
+        raise OutputExistsError(
+            f"{target}: a trained unmixer exists already (use --force to retrain)"
+        )
     if force and not resume and target.exists():
         shutil.rmtree(target)
     cubes = read_cubes(hsi, key=key, wavelengths=wavelengths, scale=scale)
-    bar = _StepBar("unmixing")
+    bar = StepBar("unmixing")
     unmixer = SceneUnmixer(
         k,
         preset=preset,
@@ -113,19 +99,39 @@ def evaluate(
     wavelengths: str | None = typer.Option(None, "--wavelengths", help=WAVELENGTHS_HELP),
     key: str | None = typer.Option(None, help="Array name inside .mat/.npz files."),
     scale: float | None = typer.Option(None, help="Divide stored values by this."),
-    figures: Path | None = typer.Option(None, help="Folder for reconstruction figures (default: beside JSON)."),
+    figures: Path | None = typer.Option(
+        None, help="Folder for reconstruction figures (default: beside JSON)."
+    ),
+    endmembers: Path | None = typer.Option(
+        None,
+        help="Ground-truth endmembers (.mat/.npy/.csv) to compare with, by Hungarian-matched SAD.",
+    ),
+    endmembers_key: str | None = typer.Option(
+        None, help="Array name of the endmembers inside a .mat file."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing JSON."),
 ) -> None:
     """Reconstruct held-out HSIs from their 3 bands; write RMSE/PSNR/SSIM/SAD per image and mean."""
     from msfdiff._io import check_new, write_json
     from msfdiff.unmixing import load_unmixer
-    from msfdiff.unmixing.reporting import evaluate_unmixer
+    from msfdiff.unmixing.reporting import endmember_agreement, evaluate_unmixer, read_endmembers
 
     check_new(json_path, force=force)
     unmixer = load_unmixer(run)
+    reference = (
+        None
+        if endmembers is None
+        else read_endmembers(endmembers, unmixer.n_bands_in_, key=endmembers_key)
+    )
     cubes = read_cubes(hsi, key=key, wavelengths=wavelengths, scale=scale)
     fig_dir = figures or json_path.parent / f"{json_path.stem}_figures"
-    result = evaluate_unmixer(unmixer, progress(cubes, total=len(cubes), description="evaluating"), fig_dir)
+    result = evaluate_unmixer(
+        unmixer, progress(cubes, total=len(cubes), description="evaluating"), fig_dir
+    )
+    if reference is not None:
+        result["endmembers"] = endmember_agreement(unmixer, reference)
+        sads = ", ".join(f"{v:.1f}°" for v in result["endmembers"]["sad_deg"])
+        console.print(f"endmember SAD against {endmembers.name}: {sads}")
     write_json(json_path, result)
     mean = result["mean"]
     console.print(
@@ -137,9 +143,13 @@ def evaluate(
 @unmix_app.command("infer")
 def infer(
     run: Path = typer.Option(..., "--run", help="Run directory with a trained unmixer."),
-    rgb: Path = typer.Option(..., "--rgb", help="Folder of photos (jpg/png/tif); sub-folders are class labels."),
+    rgb: Path = typer.Option(
+        ..., "--rgb", help="Folder of photos (jpg/png/tif); sub-folders are class labels."
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder for the abundance dataset."),
-    size: int = typer.Option(64, help="Photos are resized/cropped to SIZE×SIZE (diffusion map size)."),
+    size: int = typer.Option(
+        64, help="Photos are resized/cropped to SIZE×SIZE (diffusion map size)."
+    ),
     crop: str = typer.Option("resize", help="How photos reach SIZE: resize or center (crop)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing dataset."),
 ) -> None:
@@ -152,11 +162,17 @@ def infer(
     console.print(f"abundances of {n} photos written to {out}")
 
 
-class _StepBar:
+class StepBar:
     """A rich progress bar fed by the trainer's ``on_step`` callback."""
 
     def __init__(self, description: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
             TextColumn(description),
@@ -181,4 +197,4 @@ class _StepBar:
         self.progress.update(self.task, completed=step, loss=f"{losses['total']:.4g}")
 
 
-__all__ = ["expand_hsi_paths", "read_cubes", "register"]
+__all__ = ["StepBar", "read_cubes", "register"]

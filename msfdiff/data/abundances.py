@@ -5,8 +5,8 @@ A dataset is a folder holding
 * ``abundances.npy`` -- ndarray of shape (n, height, width, k), float16 or float32, written with
   :func:`numpy.lib.format.open_memmap` so that training can memory-map it instead of loading
   thousands of maps into RAM;
-* ``index.json`` -- ``{"n", "height", "width", "k", "files", "labels", "classes"}``: the source photo
-  of each row, its scene label (or null) and the sorted distinct labels.
+* ``index.json`` -- ``{"n", "height", "width", "k", "files", "labels", "classes"}``: the
+  source photo of each row, its scene label (or null) and the sorted distinct labels.
 
 Every row is a map of fractional abundances: non-negative and summing to one over ``k``.
 """
@@ -123,7 +123,7 @@ class AbundanceDatasetWriter:
     def write(
         self, i: int, abundance: np.ndarray, *, source: str | os.PathLike, label: str | None = None
     ) -> None:
-        """Store row ``i``: ``abundance`` of shape (height, width, k), inferred from photo ``source``."""
+        """Store row ``i``: ``abundance`` of shape (height, width, k), inferred from ``source``."""
         if not 0 <= i < self.shape[0]:
             raise DataFormatError(f"{self.out_dir}: row {i} outside 0..{self.shape[0] - 1}")
         abundance = np.asarray(abundance)
@@ -243,7 +243,9 @@ def load_abundance_dataset(folder: str | os.PathLike, *, check_rows: int = 64) -
         raise DataFormatError(f"{array_path}: not a readable .npy array ({exc})") from None
     expected = tuple(int(index[key]) for key in ("n", "height", "width", "k"))
     if array.shape != expected:
-        raise DataFormatError(f"{folder}: {ARRAY_NAME} has shape {array.shape}, index says {expected}")
+        raise DataFormatError(
+            f"{folder}: {ARRAY_NAME} has shape {array.shape}, index says {expected}"
+        )
     if array.dtype.name not in _DTYPES:
         raise DataFormatError(f"{folder}: {ARRAY_NAME} is {array.dtype}, expected float16/float32")
     n = expected[0]
@@ -251,7 +253,9 @@ def load_abundance_dataset(folder: str | os.PathLike, *, check_rows: int = 64) -
         raise DataFormatError(f"{index_path}: 'files' and 'labels' must have {n} entries each")
     classes = sorted({label for label in index["labels"] if label is not None})
     if list(index["classes"]) != classes:
-        raise DataFormatError(f"{index_path}: 'classes' must be the sorted distinct labels {classes}")
+        raise DataFormatError(
+            f"{index_path}: 'classes' must be the sorted distinct labels {classes}"
+        )
     rows = np.unique(np.linspace(0, n - 1, num=min(n, check_rows)).round().astype(int))
     for i in rows:
         check_simplex(array[i], f"{folder} row {i}")

@@ -19,6 +19,7 @@ The measurements behind the default are in ``docs/band-selection.md``.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ DEFAULT_CAMERA = CIE_1931
 #: A response must keep this share of its weight inside the cube's wavelength range.
 MIN_COVERAGE = 0.9
 _ROWS_PER_CHUNK = 256
+_PARAMETER = {"nearest": "wavelengths_nm", "indices": "indices", "camera": "camera"}
 
 
 @dataclass(frozen=True)
@@ -75,29 +77,32 @@ class BandSelector:
             raise ConfigError(f"band selector: unknown method {self.method!r}; use {METHODS}")
         if self.encoding not in ENCODINGS:
             raise ConfigError(f"band selector: unknown encoding {self.encoding!r}; use {ENCODINGS}")
-        defaults = {
-            "nearest": ("wavelengths_nm", DEFAULT_NEAREST_NM),
-            "indices": ("indices", None),
-            "camera": ("camera", DEFAULT_CAMERA),
-        }
-        own, default = defaults[self.method]
-        for name, _ in defaults.values():
-            if name != own and getattr(self, name) is not None:
-                raise ConfigError(f"band selector: {name} does not apply to method {self.method}")
-        value = getattr(self, own)
+        own = _PARAMETER[self.method]
+        for other in _PARAMETER.values():
+            if other != own and getattr(self, other) is not None:
+                raise ConfigError(f"band selector: {other} does not apply to method {self.method}")
         if self.method == "camera":
-            _check_curves(value or default, self.illuminant)
-        if value is None:
-            if default is None:
-                raise ConfigError(f"band selector: method {self.method} needs {own}")
-            object.__setattr__(self, own, default)
-        elif own != "camera":
-            value = tuple(int(v) if own == "indices" else float(v) for v in value)
-            if len(value) != 3:
-                raise ConfigError(f"band selector: {own} needs 3 values (R, G, B), got {value}")
-            if own == "indices" and min(value) < 0:
-                raise ConfigError(f"band selector: indices must be >= 0, got {value}")
-            object.__setattr__(self, own, value)
+            object.__setattr__(self, "camera", self.camera or DEFAULT_CAMERA)
+            _check_curves(self.camera, self.illuminant)
+            return
+        if self.illuminant != "D65":
+            raise ConfigError(f"band selector: illuminant does not apply to method {self.method}")
+        values = getattr(self, own)
+        if values is None and self.method == "indices":
+            raise ConfigError("band selector: method indices needs indices")
+        try:
+            values = (
+                tuple(float(v) for v in (values or DEFAULT_NEAREST_NM))
+                if self.method == "nearest"
+                else tuple(operator.index(v) for v in values)
+            )
+        except (TypeError, ValueError):
+            raise ConfigError(f"band selector: {own} must be numbers, got {values!r}") from None
+        if len(values) != 3:
+            raise ConfigError(f"band selector: {own} needs 3 values (R, G, B), got {values}")
+        if self.method == "indices" and min(values) < 0:
+            raise ConfigError(f"band selector: indices must be >= 0, got {values}")
+        object.__setattr__(self, own, values)
 
     # ------------------------------------------------------------------ serialisation
 
@@ -219,28 +224,28 @@ def parse_band_selector(spec: str) -> BandSelector:
         text, encoding = base.strip(), suffix.strip()
     method, _, arg = text.partition(":")
     method, arg = method.strip(), arg.strip()
+    if method == "camera":
+        name, _, light = arg.partition("@")
+        kwargs: dict[str, Any] = {
+            "camera": name.strip() or None,
+            "illuminant": light.strip() or "D65",
+        }
+    elif method in ("nearest", "indices"):
+        convert = float if method == "nearest" else int
+        try:
+            values = [convert(p) for p in arg.replace(" ", "").split(",") if p]
+        except ValueError:
+            raise ConfigError(f"{spec!r}: not a list of numbers after '{method}:'") from None
+        kwargs = {_PARAMETER[method]: values or None}
+    else:
+        raise ConfigError(
+            f"{spec!r}: unknown band selector; use nearest:R,G,B, indices:R,G,B or camera:NAME "
+            "(optionally +srgb)"
+        )
     try:
-        if method == "camera":
-            name, _, light = arg.partition("@")
-            return BandSelector(
-                "camera",
-                camera=name.strip() or None,
-                illuminant=light.strip() or "D65",
-                encoding=encoding,
-            )
-        if method in ("nearest", "indices"):
-            parts = [p for p in arg.replace(" ", "").split(",") if p]
-            values = [float(p) for p in parts] if method == "nearest" else [int(p) for p in parts]
-            field_name = "wavelengths_nm" if method == "nearest" else "indices"
-            return BandSelector(method, encoding=encoding, **{field_name: values or None})
-    except ValueError as exc:
-        if isinstance(exc, ConfigError):
-            raise ConfigError(f"{spec!r}: {exc}") from None
-        raise ConfigError(f"{spec!r}: not a list of numbers after '{method}:'") from None
-    raise ConfigError(
-        f"{spec!r}: unknown band selector; use nearest:R,G,B, indices:R,G,B or camera:NAME "
-        "(optionally +srgb)"
-    )
+        return BandSelector(method, encoding=encoding, **kwargs)
+    except ConfigError as exc:
+        raise ConfigError(f"{spec!r}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- sRGB transfer

@@ -1,4 +1,4 @@
-"""Abundance-based diffusion (paper Section 4.2): train a denoiser on abundance maps, sample new ones.
+"""Abundance-based diffusion (paper Section 4.2): learn abundance maps, sample new ones.
 
 ``config`` (presets and the run's resolved config), ``simplex`` (abundances <-> diffused values),
 ``training`` (accelerate + EMA + exact resume), ``pipeline`` (DDPM / DDIM / DPM-Solver++ sampling).

@@ -25,7 +25,8 @@ class UNetConfig:
     """The denoiser: a diffusers ``UNet2DModel``; one resolution level per ``block_out_channels``.
 
     ``attention_resolutions`` lists the map sizes (in pixels) whose levels get self-attention;
-    ``attention_head_dim=None`` means a single head per attention layer (as in SR3/the official code).
+    ``attention_head_dim=None`` means one head per attention layer (as in SR3 and the official
+    code).
     """
 
     block_out_channels: tuple[int, ...] = (32, 64, 128)
@@ -40,8 +41,9 @@ class UNetConfig:
             raise ValueError("unet.block_out_channels must not be empty")
         bad = [c for c in self.block_out_channels if c % self.norm_num_groups]
         if bad:
+            groups = self.norm_num_groups
             raise ValueError(
-                f"unet.block_out_channels {bad} not divisible by norm_num_groups={self.norm_num_groups}"
+                f"unet.block_out_channels {bad} not divisible by norm_num_groups={groups}"
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"unet.dropout must be in [0, 1), got {self.dropout}")
@@ -79,7 +81,13 @@ class TrainingConfig:
     mixed_precision: Literal["auto", "no", "bf16"] = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "max_steps", "checkpoint_every", "keep_checkpoints", "log_every"):
+        for name in (
+            "batch_size",
+            "max_steps",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "log_every",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"training.{name} must be >= 1, got {getattr(self, name)}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -128,7 +136,9 @@ class DiffusionConfig:
         try:
             for section in ("unet", "schedule", "training"):
                 if isinstance(changes.get(section), dict):
-                    changes[section] = dataclasses.replace(getattr(self, section), **changes[section])
+                    changes[section] = dataclasses.replace(
+                        getattr(self, section), **changes[section]
+                    )
             return dataclasses.replace(self, **changes)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"diffusion config: {exc}") from None

@@ -149,7 +149,7 @@ class AbundancePipeline:
     def from_pretrained(
         cls, folder: str | os.PathLike, *, device: str | torch.device | None = None
     ) -> AbundancePipeline:
-        """Load a trained run folder (``RUN_DIR/diffusion``); GPU when available unless ``device``."""
+        """Load a run folder (``RUN_DIR/diffusion``); on the GPU if there is one, or ``device``."""
         folder = Path(folder)
         if not (folder / UNET_DIR).is_dir():
             raise DataNotFoundError(
@@ -184,11 +184,14 @@ class AbundancePipeline:
         if not self.classes:
             if class_name is not None:
                 raise ConfigError(
-                    f"class {class_name!r} requested, but the model was trained without --conditional"
+                    f"class {class_name!r} requested, but the model was trained without "
+                    "--conditional"
                 )
             return None
         if class_name is None:
-            raise ConfigError(f"the model is class-conditional: pass --class, one of {self.classes}")
+            raise ConfigError(
+                f"the model is class-conditional: pass --class, one of {self.classes}"
+            )
         if class_name not in self.classes:
             raise ConfigError(f"unknown class {class_name!r}; choose one of {self.classes}")
         return self.classes.index(class_name)

@@ -39,7 +39,7 @@ def clr(abundances: torch.Tensor, *, floor: float, dim: int = 1) -> torch.Tensor
 
 
 def clr_bound(k: int, *, floor: float) -> float:
-    """Largest ``|clr(a)|`` over the simplex: reached at a vertex, ``(k-1)/k * log((1+floor)/floor)``."""
+    """Largest ``|clr(a)|`` on the simplex, at a vertex: ``(k-1)/k log((1+floor)/floor)``."""
     return (k - 1) / k * math.log((1.0 + floor) / floor)
 
 
@@ -78,7 +78,8 @@ class SimplexCodec:
     def __post_init__(self) -> None:
         if self.representation not in REPRESENTATIONS:
             raise ValueError(
-                f"representation must be one of {list(REPRESENTATIONS)}, got {self.representation!r}"
+                f"representation must be one of {list(REPRESENTATIONS)}, "
+                f"got {self.representation!r}"
             )
         if not (self.floor > 0 and self.scale > 0):
             raise ValueError(f"floor and scale must be > 0, got {self.floor} and {self.scale}")
@@ -106,7 +107,7 @@ class SimplexCodec:
         return shifted / shifted.sum(dim=dim, keepdim=True)
 
     def clip_range(self, k: int) -> float:
-        """Bound on ``|encode(a)|`` for any abundance vector of length ``k``: the sampler's x0 clip."""
+        """Bound on ``|encode(a)|`` for abundance vectors of length ``k``: the samplers' x0 clip."""
         if self.representation == "logratio":
             return clr_bound(k, floor=self.floor) / self.scale
         return 1.0

@@ -2,11 +2,12 @@
 
 Run folder layout (``RUN_DIR/diffusion``)::
 
-    config.yaml                 resolved DiffusionConfig (n_endmembers, clr_scale, classes filled in)
-    scheduler/                  DDPMScheduler config: the training schedule every sampler starts from
-    unet/                       weights to sample with (EMA when enabled), refreshed at each checkpoint
-    loss.csv                    step, loss, lr, seconds
-    checkpoints/step_00001000/  unet/ and unet_ema/ (safetensors), state.pt (optimizer, LR schedule)
+    config.yaml      resolved DiffusionConfig (n_endmembers, clr_scale, classes filled in)
+    scheduler/       DDPMScheduler config: the training schedule every sampler starts from
+    unet/            weights to sample with (EMA when enabled), refreshed at each checkpoint
+    loss.csv         step, loss, lr, seconds
+    checkpoints/step_00001000/
+                     unet/ and unet_ema/ (safetensors), state.pt (optimizer, LR schedule, EMA)
 
 Randomness is *derived*, not carried: every random draw of step ``s`` on process ``r`` (crop,
 flip/rot90, timesteps, noise, dropout) comes from generators seeded with ``(seed, s, r)``, and the
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from diffusers import UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
@@ -84,7 +85,9 @@ def resolve_config(config: DiffusionConfig, dataset: AbundanceDataset) -> Diffus
             )
         changes["classes"] = tuple(dataset.classes)
     if config.representation == "logratio" and config.clr_scale is None:
-        rows = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), SCALE_ROWS)).astype(int))
+        rows = np.unique(
+            np.linspace(0, len(dataset) - 1, min(len(dataset), SCALE_ROWS)).astype(int)
+        )
         batches = (dataset[int(i)][0] for i in rows)
         changes["clr_scale"] = estimate_clr_scale(batches, floor=config.clr_floor, dim=0)
     return config.replace(**changes)
@@ -93,7 +96,9 @@ def resolve_config(config: DiffusionConfig, dataset: AbundanceDataset) -> Diffus
 def _mixed_precision(requested: str) -> str:
     bf16_ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if requested == "bf16" and not bf16_ok:
-        raise ConfigError("mixed_precision bf16 needs a GPU with native bf16 (17-70x slower on CPU)")
+        raise ConfigError(
+            "mixed_precision bf16 needs a GPU with native bf16 (17-70x slower on CPU)"
+        )
     if requested == "auto":
         return "bf16" if bf16_ok else "no"
     return requested
@@ -210,11 +215,14 @@ class DiffusionTrainer:
     ) -> DiffusionTrainer:
         """A new run in ``out_dir`` (refused if it exists, unless ``force`` wipes it)."""
         out_dir = Path(out_dir)
-        if out_dir.exists():
-            if not force:
-                raise OutputExistsError(
-                    f"{out_dir}: already exists (use --resume to continue or --force to restart)"
-                )
+        processes = PartialState()
+        exists = out_dir.exists()
+        processes.wait_for_everyone()  # every process looks before the main one writes
+        if exists and not force:
+            raise OutputExistsError(
+                f"{out_dir}: already exists (use --resume to continue or --force to restart)"
+            )
+        if exists and processes.is_main_process:
             shutil.rmtree(out_dir)
         config = resolve_config(config, dataset)
         trainer = cls(config, dataset, out_dir)
@@ -234,25 +242,30 @@ class DiffusionTrainer:
         *,
         max_steps: int | None = None,
     ) -> DiffusionTrainer:
-        """Continue the run in ``out_dir`` from its latest checkpoint (optionally to ``max_steps``)."""
+        """Continue the run in ``out_dir`` from its latest checkpoint, optionally to max_steps."""
         out_dir = Path(out_dir)
         config = load_config(out_dir)
         if max_steps is not None:
             config = config.replace(training={"max_steps": max_steps})
         if dataset.k != config.n_endmembers:
             raise DataFormatError(
-                f"{dataset.folder}: k={dataset.k}, but {out_dir} was trained with k={config.n_endmembers}"
+                f"{dataset.folder}: k={dataset.k}, but {out_dir} was trained with "
+                f"k={config.n_endmembers}"
             )
         if config.conditional and tuple(dataset.classes) != config.classes:
             raise DataFormatError(
-                f"{dataset.folder}: classes {dataset.classes} differ from the run's {list(config.classes)}"
+                f"{dataset.folder}: classes {dataset.classes} differ from the run's "
+                f"{list(config.classes)}"
             )
         checkpoint = latest_checkpoint(out_dir)
         trainer = cls(config, dataset, out_dir, checkpoint=checkpoint)
         if trainer.accelerator.is_main_process:
             save_config(config, out_dir)
-            rows = [row for row in _read_loss_rows(out_dir / LOSS_CSV) if int(row[0]) <= trainer.step]
+            rows = [
+                row for row in _read_loss_rows(out_dir / LOSS_CSV) if int(row[0]) <= trainer.step
+            ]
             _write_loss_rows(out_dir / LOSS_CSV, rows)
+        trainer.accelerator.wait_for_everyone()
         return trainer
 
     # -- training -------------------------------------------------------------
@@ -278,7 +291,12 @@ class DiffusionTrainer:
                 lr = self.lr_scheduler.get_last_lr()[0]
                 if self.step % train.log_every == 0 or self.step == train.max_steps:
                     if self.accelerator.is_main_process:
-                        row = [self.step, f"{np.mean(losses):.6g}", f"{lr:.6g}", f"{self.elapsed:.2f}"]
+                        row = [
+                            self.step,
+                            f"{np.mean(losses):.6g}",
+                            f"{lr:.6g}",
+                            f"{self.elapsed:.2f}",
+                        ]
                         writer.writerow(row)
                         log.flush()
                     losses.clear()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -150,7 +151,10 @@ class InceptionFeatures(torch.nn.Module):
                 f"{self.weights_path}: SHA-1 {self.weights_sha1} is not the FID Inception "
                 f"network {WEIGHTS_SHA1} (pass verify=False to use it anyway)"
             )
-        self.net = torch.jit.load(str(self.weights_path), map_location="cpu").eval()
+        with warnings.catch_warnings():
+            # torch 2.13 marks jit.load deprecated; the file is TorchScript, nothing else reads it
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.net = torch.jit.load(str(self.weights_path), map_location="cpu").eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Features of a batch.

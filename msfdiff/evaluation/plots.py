@@ -27,12 +27,6 @@ def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def _band_axis(wavelengths_nm: np.ndarray | None, n_bands: int) -> tuple[np.ndarray, str]:
-    if wavelengths_nm is None:
-        return np.arange(1, n_bands + 1), "band"
-    return np.asarray(wavelengths_nm), "wavelength (nm)"
-
-
 def _mean_std_band(
     ax: plt.Axes, x: np.ndarray, values: np.ndarray, colour: str, label: str
 ) -> None:
@@ -47,21 +41,28 @@ def plot_band_quality(
     synthetic: Mapping[str, np.ndarray],
     path: str | os.PathLike,
     *,
-    wavelengths_nm: np.ndarray | None = None,
+    positions: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> Path:
     """No-reference scores along wavelength, mean ± std over images, one panel per metric.
 
     Parameters
     ----------
     real, synthetic : mapping of metric name to ndarray of shape (n_images, n_bands)
-        Metrics present in both are drawn.
+        Metrics present in both are drawn; the two sets may have different band counts.
+    positions : (ndarray or None, ndarray or None)
+        Wavelength (nm) of each set's bands; with None, bands are drawn by index.
     """
     names = [name for name in real if name in synthetic]
+    by_index = positions[0] is None or positions[1] is None
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
-        x, xlabel = _band_axis(wavelengths_nm, real[name].shape[1])
-        _mean_std_band(ax, x, real[name], REAL_COLOUR, "real")
-        _mean_std_band(ax, x, synthetic[name], SYNTHETIC_COLOUR, "synthetic")
+        for scores, x, colour, label in (
+            (real[name], positions[0], REAL_COLOUR, "real"),
+            (synthetic[name], positions[1], SYNTHETIC_COLOUR, "synthetic"),
+        ):
+            x = np.arange(1, scores.shape[1] + 1) if by_index else x
+            _mean_std_band(ax, x, scores, colour, label)
+        xlabel = "band" if by_index else "wavelength (nm)"
         ax.set(xlabel=xlabel, ylabel=f"{name.upper()} (lower is better)", title=name.upper())
         ax.legend(frameon=False)
     return _save(fig, path)
@@ -81,7 +82,10 @@ def plot_spectra(
     real_pixels, synthetic_pixels : ndarray of shape (n_pixels, n_bands)
     """
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    x, xlabel = _band_axis(wavelengths_nm, real_pixels.shape[1])
+    if wavelengths_nm is None:
+        x, xlabel = np.arange(1, real_pixels.shape[1] + 1), "band"
+    else:
+        x, xlabel = np.asarray(wavelengths_nm), "wavelength (nm)"
     _mean_std_band(ax, x, real_pixels, REAL_COLOUR, f"real ({len(real_pixels)} px)")
     _mean_std_band(
         ax, x, synthetic_pixels, SYNTHETIC_COLOUR, f"synthetic ({len(synthetic_pixels)} px)"

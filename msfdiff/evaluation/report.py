@@ -3,7 +3,7 @@
 :func:`evaluate_sets` is the one entry point (the ``msfdiff evaluate`` command is a thin
 wrapper). Which metrics apply depends on what the sets are:
 
-- always: FID, KID, precision and recall on RGB renderings (HSIs false-coloured);
+- always: FID, KID, precision and recall on RGB images (HSIs rendered by :func:`render_rgb`);
 - both sets HSIs with the same bands: spectral Fréchet distance and spectral-angle distance;
 - per band (per channel for RGB photos): NIQE, PIQE, BRISQUE curves and their means;
 - abundances given for both sets: per-endmember histogram and power-spectrum distances.
@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ import numpy as np
 
 import msfdiff
 from msfdiff._io import check_new, write_json
+from msfdiff.data.bands import BandSelector, parse_band_selector, srgb_encode
 from msfdiff.errors import DataFormatError, DataNotFoundError
 from msfdiff.evaluation import no_reference, plots, spectral
 from msfdiff.evaluation.generative import (
@@ -39,9 +41,15 @@ from msfdiff.evaluation.inception import inception_features as compute_inception
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], int, str], Iterable[T]]
 
-FALSE_COLOUR_NM = (640.0, 550.0, 460.0)
+DEFAULT_RENDERING = "camera:cie1931+srgb"
 STRETCH_PERCENTILES = (1.0, 99.0)
-PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+INCEPTION_BATCH = 16
+# Dominant wavelengths of the sRGB (Rec. 709) primaries, R, G, B: where a photo's channels are
+# placed on the wavelength axis of the per-band quality plot.
+SRGB_DOMINANT_NM = (611.3, 549.1, 464.3)
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
+HSI_ONLY_SUFFIXES = frozenset({".mat", ".npy", ".npz", ".hdr"})
+HSI_SUFFIXES = HSI_ONLY_SUFFIXES | {".tif", ".tiff"}
 PLOT_FILES = {
     "band_quality": "band_quality.png",
     "spectra": "spectra.png",
@@ -129,92 +137,103 @@ class SampleSet:
 def load_set(
     paths: Sequence[str | os.PathLike],
     *,
+    kind: str = "auto",
     wavelengths_nm: np.ndarray | None = None,
     key: str | None = None,
     photo_size: int | None = None,
+    max_images: int | None = None,
+    seed: int = 0,
 ) -> SampleSet:
     """Read files and folders into a :class:`SampleSet`.
-
-    Photos (``.jpg .jpeg .png .bmp .webp``) make an RGB set, anything else is read with
-    :func:`msfdiff.data.readers.read_hsi`; one set cannot mix the two.
 
     Parameters
     ----------
     paths : sequence of path-like
-        Files, or folders (their files are taken in name order, not recursively).
+        Files or folders. A folder holding ``.mat``, ``.npy``, ``.npz`` or ENVI ``.hdr``
+        files is an HSI folder (those files plus TIFFs, not recursive); any other folder is
+        searched recursively for photos (the AID class-folder layout works).
+    kind : {'auto', 'hsi', 'rgb'}
+        Force the reading, e.g. ``'hsi'`` for a folder of multi-band TIFFs.
     wavelengths_nm : ndarray of shape (n_bands,), optional
         For HSI files that store none.
     key : str, optional
-        Variable name inside ``.mat``/HDF5 files.
+        Variable name inside ``.mat``/``.npz`` files.
     photo_size : int, optional
-        Resize photos to this square size.
+        Centre-crop and resize photos to this square size.
+    max_images : int, optional
+        Read only this many files, a seeded random choice (a full synthetic run can hold
+        thousands of cubes).
     """
-    from msfdiff.data.readers import read_hsi
-    from msfdiff.data.rgb import read_photo
+    from msfdiff.data.readers import read_hsi_many
+    from msfdiff.data.rgb import list_photos, read_photo
 
-    files: list[Path] = []
+    if kind not in ("auto", "hsi", "rgb"):
+        raise DataFormatError(f"unknown set kind {kind!r}; use auto, hsi or rgb")
+    hsi_files: list[Path] = []
+    photo_files: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-        elif path.is_file():
-            files.append(path)
-        else:
+        if not path.exists():
             raise DataNotFoundError(f"{path}: no such file or folder")
+        if path.is_file():
+            is_photo = kind == "rgb" or (kind == "auto" and path.suffix.lower() in PHOTO_SUFFIXES)
+            (photo_files if is_photo else hsi_files).append(path)
+            continue
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if kind == "hsi" or (
+            kind == "auto" and any(f.suffix.lower() in HSI_ONLY_SUFFIXES for f in files)
+        ):
+            hsi_files += [f for f in files if f.suffix.lower() in HSI_SUFFIXES]
+        else:
+            photo_files += [photo.path for photo in list_photos(path)]
     name = ", ".join(os.fspath(p) for p in paths)
-    photos = [f for f in files if f.suffix.lower() in PHOTO_SUFFIXES]
-    if photos and len(photos) == len(files):
-        images = [read_photo(f, size=photo_size) for f in photos]
-        return SampleSet(images, "rgb", None, name, tuple(map(str, photos)))
-    if photos:
+    if photo_files and hsi_files:
         raise DataFormatError(f"{name}: mixes photos and hyperspectral files; give them separately")
-    hsi_files = [f for f in files if f.suffix.lower() not in {".img", ".dat", ".raw"}]
-    if not hsi_files:
+    files = photo_files or hsi_files
+    if not files:
         raise DataNotFoundError(f"{name}: no images found")
-    cubes = [read_hsi(f, key=key, wavelengths=wavelengths_nm) for f in hsi_files]
-    grids = {None if c.wavelengths_nm is None else tuple(c.wavelengths_nm) for c in cubes}
-    if len(grids) != 1:
-        raise DataFormatError(f"{name}: the cubes have different wavelength grids")
-    grid = grids.pop()
+    if max_images is not None and len(files) > max_images:
+        rng = np.random.default_rng(seed)
+        files = [files[i] for i in np.sort(rng.choice(len(files), size=max_images, replace=False))]
+    if photo_files:
+        images = [read_photo(f, size=photo_size) for f in files]
+        return SampleSet(images, "rgb", None, name, tuple(map(str, files)))
+    cubes = read_hsi_many(files, key=key, wavelengths=wavelengths_nm)
     images = [np.asarray(c.data, dtype=np.float32) for c in cubes]
-    wavelengths = None if grid is None else np.asarray(grid)
-    return SampleSet(images, "hsi", wavelengths, name, tuple(c.source for c in cubes))
+    return SampleSet(images, "hsi", cubes[0].wavelengths_nm, name, tuple(c.source for c in cubes))
 
 
-def false_colour(
+def render_rgb(
     cube: np.ndarray,
-    wavelengths_nm: np.ndarray,
+    wavelengths_nm: np.ndarray | None,
     *,
-    targets_nm: Sequence[float] = FALSE_COLOUR_NM,
+    selector: BandSelector,
     percentiles: tuple[float, float] = STRETCH_PERCENTILES,
 ) -> np.ndarray:
-    """RGB rendering of an HSI from the bands nearest 640/550/460 nm, robustly stretched.
+    """An RGB image of an HSI for Inception: rendered, robustly stretched, then encoded.
 
-    The three bands are stretched together (so colour balance survives) from their joint
-    1st to 99th percentile to [0, 1], per image: brightness differences between sets do not
-    reach Inception, colour and texture do.
+    The cube goes through the selector's linear rendering (CIE 1931 under D65 by default, or
+    nearest bands), the three channels are stretched together (colour balance survives) from
+    their joint 1st to 99th percentile to [0, 1] per image, like a camera's auto-exposure, and
+    finally sRGB-encoded if the selector asks for it, as photos are. Brightness differences
+    between sets therefore do not reach Inception; colour and texture do.
 
     Returns
     -------
     ndarray of shape (height, width, 3), float32 in [0, 1]
     """
-    bands = [int(np.argmin(np.abs(np.asarray(wavelengths_nm) - t))) for t in targets_nm]
-    rgb = np.asarray(cube[..., bands], dtype=np.float64)
-    lo, hi = np.percentile(rgb, percentiles)
-    scaled = (rgb - lo) / (hi - lo) if hi > lo else np.zeros_like(rgb)
-    return np.clip(scaled, 0, 1).astype(np.float32)
+    linear = replace(selector, encoding="linear").hsi_to_rgb(cube, wavelengths_nm=wavelengths_nm)
+    lo, hi = np.percentile(linear, percentiles)
+    stretched = np.clip((linear - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(linear)
+    return srgb_encode(stretched) if selector.encoding == "srgb" else stretched.astype(np.float32)
 
 
-def renderings(sample_set: SampleSet) -> Iterator[np.ndarray]:
-    """The RGB images Inception sees for a set (photos as they are, HSIs false-coloured)."""
+def renderings(sample_set: SampleSet, *, selector: BandSelector) -> Iterator[np.ndarray]:
+    """The RGB images Inception sees for a set (photos as they are, HSIs via :func:`render_rgb`)."""
     if sample_set.kind == "rgb":
         yield from (np.clip(image, 0, 1) for image in sample_set.images)
         return
-    if sample_set.wavelengths_nm is None:
-        raise DataFormatError(
-            f"{sample_set.name}: no wavelengths, so no false-colour bands; pass --wavelengths"
-        )
     for cube in sample_set.images:
-        yield false_colour(cube, sample_set.wavelengths_nm)
+        yield render_rgb(cube, sample_set.wavelengths_nm, selector=selector)
 
 
 def _metric(key: str, value: float | None, **extra: Any) -> dict[str, Any]:
@@ -224,6 +243,12 @@ def _metric(key: str, value: float | None, **extra: Any) -> dict[str, Any]:
         "definition": key,
         **extra,
     }
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _no_progress(iterable: Iterable[T], total: int, description: str) -> Iterable[T]:
@@ -256,6 +281,7 @@ def evaluate_sets(
     generative: bool = True,
     quality: bool = True,
     inception: InceptionFeatures | None = None,
+    rendering: str | BandSelector = DEFAULT_RENDERING,
     k: int = 3,
     pca_components: int = 10,
     niqe_patch_size: int = 96,
@@ -281,6 +307,10 @@ def evaluate_sets(
     inception : InceptionFeatures, optional
         A loaded feature network (else located with ``find_inception_weights``).
         ~0.14 s per image on a 2-core CPU.
+    rendering : str or BandSelector
+        How HSIs become RGB for Inception (a :func:`~msfdiff.data.bands.parse_band_selector`
+        spec): CIE 1931 colour, sRGB-encoded, by default; ``nearest:640,550,460`` for the
+        usual false colour.
     k : int
         Neighbour rank for precision/recall.
     pca_components : int
@@ -308,6 +338,7 @@ def evaluate_sets(
             check_new(plots_dir / name, force=force)
     rng = np.random.default_rng(seed)
     notes: list[str] = []
+    real, synthetic = _share_wavelengths(real, synthetic, notes)
     metrics: dict[str, Any] = {}
     report: dict[str, Any] = {
         "msfdiff_version": msfdiff.__version__,
@@ -329,35 +360,17 @@ def evaluate_sets(
     hist_pairs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     if generative:
+        selector = (
+            rendering if isinstance(rendering, BandSelector) else parse_band_selector(rendering)
+        )
         report["feature_network"] = _generative(
-            real, synthetic, metrics, notes, inception, k, seed, progress
+            real, synthetic, metrics, notes, inception, selector, k, seed, progress
         )
 
-    both_hsi = real.kind == synthetic.kind == "hsi" and real.n_channels == synthetic.n_channels
-    if both_hsi:
-        real_px = spectral.sample_pixels(real.images, max_pixels=max_pixels, seed=seed)
-        synth_px = spectral.sample_pixels(synthetic.images, max_pixels=max_pixels, seed=seed)
-        metrics["spectral_fd"] = _metric(
-            "spectral_fd",
-            spectral.spectral_frechet_distance(real_px, synth_px, n_components=pca_components),
+    if real.kind == synthetic.kind == "hsi" and _same_bands(real, synthetic):
+        hist_pairs = _spectral(
+            real, synthetic, metrics, pca_components, max_pixels, seed, plots_dir, figures
         )
-        metrics["spectral_angle_w1"] = _metric(
-            "spectral_angle_w1", spectral.spectral_angle_distance(real_px, synth_px), unit="deg"
-        )
-        if plots_dir is not None:
-            figures["spectra"] = plots.plot_spectra(
-                real_px,
-                synth_px,
-                plots_dir / PLOT_FILES["spectra"],
-                wavelengths_nm=real.wavelengths_nm,
-            )
-            reference = real_px.mean(axis=0)
-            hist_pairs = {
-                "spectral angle to real mean (deg)": (
-                    spectral.spectral_angles_to(real_px, reference),
-                    spectral.spectral_angles_to(synth_px, reference),
-                )
-            }
     else:
         notes.append("spectral distances skipped: they need two HSI sets with the same bands")
 
@@ -365,22 +378,23 @@ def evaluate_sets(
         per_band = _quality(
             real, synthetic, metrics, notes, niqe_patch_size, max_quality_images, rng, progress
         )
+        positions = _band_positions(real, synthetic)
         report["per_band"] = {
-            "wavelengths_nm": None if real.wavelengths_nm is None else real.wavelengths_nm.tolist(),
-            **{
-                role: {
+            role: {
+                "positions": None if x is None else x.tolist(),
+                **{
                     name: {"mean": np.nanmean(v, 0).tolist(), "std": np.nanstd(v, 0).tolist()}
-                    for name, v in scores.items()
-                }
-                for role, scores in per_band.items()
-            },
+                    for name, v in per_band[role].items()
+                },
+            }
+            for role, x in zip(("real", "synthetic"), positions, strict=True)
         }
         if plots_dir is not None and per_band["real"]:
             figures["band_quality"] = plots.plot_band_quality(
                 per_band["real"],
                 per_band["synthetic"],
                 plots_dir / PLOT_FILES["band_quality"],
-                wavelengths_nm=real.wavelengths_nm if both_hsi else None,
+                positions=positions,
             )
 
     if real_abundances is not None and synthetic_abundances is not None:
@@ -402,12 +416,55 @@ def evaluate_sets(
     return report
 
 
+def _band_positions(
+    real: SampleSet, synthetic: SampleSet
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Where each set's bands sit on a wavelength axis (photos: sRGB dominant wavelengths).
+
+    None for both when either set has no wavelengths: curves are then drawn by band index.
+    """
+    positions = [
+        np.array(SRGB_DOMINANT_NM) if s.kind == "rgb" else s.wavelengths_nm
+        for s in (real, synthetic)
+    ]
+    if any(x is None for x in positions):
+        return None, None
+    return positions[0], positions[1]
+
+
+def _same_bands(a: SampleSet, b: SampleSet) -> bool:
+    if a.n_channels != b.n_channels:
+        return False
+    if a.wavelengths_nm is None or b.wavelengths_nm is None:
+        return True
+    return bool(np.allclose(a.wavelengths_nm, b.wavelengths_nm, atol=1e-3))
+
+
+def _share_wavelengths(
+    real: SampleSet, synthetic: SampleSet, notes: list[str]
+) -> tuple[SampleSet, SampleSet]:
+    """Give an HSI set without wavelengths those of the other set when the band counts match.
+
+    Typical case: real ``.mat`` patches that store none against synthetic ENVI files that do.
+    """
+    if real.kind != "hsi" or synthetic.kind != "hsi" or real.n_channels != synthetic.n_channels:
+        return real, synthetic
+    if real.wavelengths_nm is None and synthetic.wavelengths_nm is not None:
+        notes.append("the real set stores no wavelengths; those of the synthetic set were used")
+        return replace(real, wavelengths_nm=synthetic.wavelengths_nm), synthetic
+    if synthetic.wavelengths_nm is None and real.wavelengths_nm is not None:
+        notes.append("the synthetic set stores no wavelengths; those of the real set were used")
+        return real, replace(synthetic, wavelengths_nm=real.wavelengths_nm)
+    return real, synthetic
+
+
 def _generative(
     real: SampleSet,
     synthetic: SampleSet,
     metrics: dict[str, Any],
     notes: list[str],
     inception: InceptionFeatures | None,
+    selector: BandSelector,
     k: int,
     seed: int,
     progress: Progress,
@@ -417,8 +474,15 @@ def _generative(
     start = time.perf_counter()
     feats = {}
     for role, sample_set in (("real", real), ("synthetic", synthetic)):
-        images = progress(renderings(sample_set), len(sample_set.images), f"Inception ({role})")
-        feats[role] = compute_inception_features(images, model=model)
+        batches = _batched(renderings(sample_set, selector=selector), INCEPTION_BATCH)
+        n_batches = -(-len(sample_set.images) // INCEPTION_BATCH)
+        description = f"Inception, {role} (batches of {INCEPTION_BATCH})"
+        feats[role] = np.concatenate(
+            [
+                compute_inception_features(batch, model=model, batch_size=INCEPTION_BATCH)
+                for batch in progress(batches, n_batches, description)
+            ]
+        )
     n_images = len(real.images) + len(synthetic.images)
     seconds = time.perf_counter() - start
     x, y = feats["real"], feats["synthetic"]
@@ -444,12 +508,42 @@ def _generative(
         "package": f"{WEIGHTS_PACKAGE}=={WEIGHTS_VERSION}",
         "path": str(model.weights_path),
         "sha1": model.weights_sha1,
-        "renderings": {
-            "hsi": f"bands nearest {list(FALSE_COLOUR_NM)} nm as R, G, B; joint per-image "
-            f"{STRETCH_PERCENTILES[0]:g}-{STRETCH_PERCENTILES[1]:g} percentile stretch",
-            "rgb": "photos as read, [0, 1]",
-        },
+        "hsi_rendering": f"{selector.spec}, joint per-image {STRETCH_PERCENTILES[0]:g}-"
+        f"{STRETCH_PERCENTILES[1]:g} percentile stretch before encoding",
         "seconds_per_image": seconds / n_images,
+    }
+
+
+def _spectral(
+    real: SampleSet,
+    synthetic: SampleSet,
+    metrics: dict[str, Any],
+    pca_components: int,
+    max_pixels: int,
+    seed: int,
+    plots_dir: Path | None,
+    figures: dict[str, Path],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Spectral Fréchet and angle distances; returns the angle histograms to plot."""
+    real_px = spectral.sample_pixels(real.images, max_pixels=max_pixels, seed=seed)
+    synth_px = spectral.sample_pixels(synthetic.images, max_pixels=max_pixels, seed=seed)
+    metrics["spectral_fd"] = _metric(
+        "spectral_fd",
+        spectral.spectral_frechet_distance(real_px, synth_px, n_components=pca_components),
+    )
+    metrics["spectral_angle_w1"] = _metric(
+        "spectral_angle_w1", spectral.spectral_angle_distance(real_px, synth_px), unit="deg"
+    )
+    if plots_dir is not None:
+        figures["spectra"] = plots.plot_spectra(
+            real_px, synth_px, plots_dir / PLOT_FILES["spectra"], wavelengths_nm=real.wavelengths_nm
+        )
+    reference = real_px.mean(axis=0)
+    return {
+        "spectral angle to real mean (deg)": (
+            spectral.spectral_angles_to(real_px, reference),
+            spectral.spectral_angles_to(synth_px, reference),
+        )
     }
 
 

@@ -35,7 +35,7 @@ class UnmixingConfig:
     batch_size: int = 16
     crop_size: int = 64
     augment: bool = True
-    band_selection: str = "nearest:672,569,471"
+    band_selection: str = "camera:cie1931"
     input_normalisation: Literal["reflectance", "per-image-minmax"] = "reflectance"
 
     def __post_init__(self) -> None:
@@ -47,4 +47,6 @@ class UnmixingConfig:
         if not self.widths:
             raise ConfigError("widths must list at least one encoder width")
         if any(not 0 < m < 1 for m in self.lr_milestones):
-            raise ConfigError(f"lr_milestones are fractions of training in (0, 1), got {self.lr_milestones}")
+            raise ConfigError(
+                f"lr_milestones are fractions of training in (0, 1), got {self.lr_milestones}"
+            )

@@ -167,7 +167,9 @@ class SceneUnmixer:
     # ---------------------------------------------------------------- inference
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise NotFittedError("this SceneUnmixer is not fitted yet: call fit() or load a trained run")
+            raise NotFittedError(
+                "this SceneUnmixer is not fitted yet: call fit() or load a trained run"
+            )
 
     def _rgb_from_hsi(self, cube: HyperCube) -> np.ndarray:
         rgb = self.band_selector_.hsi_to_rgb(cube).astype(np.float32)
@@ -220,8 +222,12 @@ class SceneUnmixer:
         self._check_fitted()
         rgb = self.rgb_from_hsi(X) if isinstance(X, HyperCube) else np.asarray(X, dtype=np.float32)
         if rgb.shape[-1] != 3 or rgb.ndim not in (3, 4):
-            raise DataFormatError(f"expected (H, W, 3) or (N, H, W, 3) input, got shape {rgb.shape}")
-        batch = torch.from_numpy(np.ascontiguousarray(rgb.reshape(-1, *rgb.shape[-3:]))).permute(0, 3, 1, 2)
+            raise DataFormatError(
+                f"expected (H, W, 3) or (N, H, W, 3) input, got shape {rgb.shape}"
+            )
+        batch = torch.from_numpy(np.ascontiguousarray(rgb.reshape(-1, *rgb.shape[-3:]))).permute(
+            0, 3, 1, 2
+        )
         out = torch.cat([self.model_.encode(b[None]) for b in batch]).permute(0, 2, 3, 1).numpy()
         return out.reshape(*rgb.shape[:-1], -1)
 
@@ -244,7 +250,9 @@ class SceneUnmixer:
     def bias_(self) -> np.ndarray:
         self._check_fitted()
         bias = self.model_.decoder.bias
-        return np.zeros(self.n_bands_in_, np.float32) if bias is None else bias.detach().numpy().copy()
+        return (
+            np.zeros(self.n_bands_in_, np.float32) if bias is None else bias.detach().numpy().copy()
+        )
 
     # ------------------------------------------------------------- persistence
     def save(self, folder: str | Path) -> Path:

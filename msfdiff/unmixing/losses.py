@@ -39,7 +39,16 @@ def unmixing_loss(
     tv_axis: str = "wavelength",
 ) -> dict[str, torch.Tensor]:
     """The three loss terms and their weighted sum under ``"total"``."""
-    recon = charbonnier(pred, target) if reconstruction == "charbonnier" else (pred - target).abs().mean()
+    recon = (
+        charbonnier(pred, target)
+        if reconstruction == "charbonnier"
+        else (pred - target).abs().mean()
+    )
     sad = spectral_angle(pred, target)
     tv = endmember_tv(endmembers, axis=tv_axis)
-    return {"total": recon + sad_weight * sad + tv_weight * tv, "recon": recon, "sad": sad, "tv": tv}
+    return {
+        "total": recon + sad_weight * sad + tv_weight * tv,
+        "recon": recon,
+        "sad": sad,
+        "tv": tv,
+    }

@@ -36,7 +36,9 @@ class ChannelAttention(nn.Module):
 class ResidualSpectralAttention(nn.Module):
     """``x + s·CA(conv3(relu(conv3(x))))``: two 3×3 convs, channel attention, scaled skip."""
 
-    def __init__(self, channels: int, *, reduction: int, kind: Literal["cbam", "se"], res_scale: float):
+    def __init__(
+        self, channels: int, *, reduction: int, kind: Literal["cbam", "se"], res_scale: float
+    ):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, 3, padding=1),
@@ -100,7 +102,9 @@ class UnmixingAutoencoder(ModelMixin, ConfigMixin):
         for w_in, w_out in zip(widths, (*widths[1:], n_endmembers), strict=True):
             for _ in range(blocks_per_stage):
                 layers.append(
-                    ResidualSpectralAttention(w_in, reduction=reduction, kind=attention, res_scale=res_scale)
+                    ResidualSpectralAttention(
+                        w_in, reduction=reduction, kind=attention, res_scale=res_scale
+                    )
                 )
             layers.append(nn.Conv2d(w_in, w_out, 3, padding=1))
             if w_out != n_endmembers:
@@ -108,7 +112,9 @@ class UnmixingAutoencoder(ModelMixin, ConfigMixin):
         self.encoder = nn.Sequential(*layers)
         self.skip = nn.Conv2d(3, n_endmembers, 1) if linear_skip else None
         self.decoder = nn.Conv2d(n_endmembers, n_bands, 1, bias=decoder_bias)
-        self.register_buffer("_mean", torch.tensor(input_mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer(
+            "_mean", torch.tensor(input_mean, dtype=torch.float32).view(1, 3, 1, 1)
+        )
         self.register_buffer("_std", torch.tensor(input_std, dtype=torch.float32).view(1, 3, 1, 1))
 
     def encode(self, rgb: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from msfdiff.data.cube import HyperCube
-from msfdiff.evaluation.reconstruction import reconstruction_metrics
+from msfdiff.evaluation.reconstruction import match_endmembers, reconstruction_metrics
 from msfdiff.plotting import (
     false_colour,
     plot_abundance_grid,
@@ -22,7 +22,9 @@ from msfdiff.unmixing.estimator import SceneUnmixer
 METRIC_KEYS = ("rmse", "psnr", "ssim", "sad_deg", "ergas")
 
 
-def evaluate_unmixer(unmixer: SceneUnmixer, cubes: Iterable[HyperCube], figures: Path | None = None) -> dict:
+def evaluate_unmixer(
+    unmixer: SceneUnmixer, cubes: Iterable[HyperCube], figures: Path | None = None
+) -> dict:
     """Table 3 protocol: reconstruct each HSI from its own 3 bands; per-image rows and means."""
     rows = []
     for i, cube in enumerate(cubes):
@@ -30,9 +32,62 @@ def evaluate_unmixer(unmixer: SceneUnmixer, cubes: Iterable[HyperCube], figures:
         recon = unmixer.reconstruct(cube)
         rows.append({"source": cube.source, **reconstruction_metrics(recon, target)})
         if figures is not None and i < 8:
-            plot_reconstruction(target, recon, cube.wavelengths_nm, figures / f"reconstruction_{i:02d}.png")
+            plot_reconstruction(
+                target, recon, cube.wavelengths_nm, figures / f"reconstruction_{i:02d}.png"
+            )
     mean = {k: float(np.mean([r[k] for r in rows])) for k in METRIC_KEYS}
     return {"mean": mean, "images": rows}
+
+
+def read_endmembers(path: Path, n_bands: int, *, key: str | None = None) -> np.ndarray:
+    """Reference endmembers (k, n_bands) from .npy, .csv or .mat (either orientation).
+
+    In a .mat file the array is ``key`` or the only 2-D array with an axis of ``n_bands``.
+    """
+    from msfdiff.errors import DataFormatError, DataNotFoundError
+
+    if not path.exists():
+        raise DataNotFoundError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            matrix = np.load(path)
+        elif suffix in (".csv", ".txt"):
+            matrix = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+        else:
+            import scipy.io
+
+            arrays = {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+            if key is None:
+                fits = [k for k, v in arrays.items() if np.ndim(v) == 2 and n_bands in np.shape(v)]
+                if len(fits) != 1:
+                    raise DataFormatError(
+                        f"{path}: cannot tell which array holds the endmembers {fits}; pass a key"
+                    )
+                key = fits[0]
+            if key not in arrays:
+                raise DataFormatError(f"{path}: no array {key!r}; keys are {sorted(arrays)}")
+            matrix = arrays[key]
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DataFormatError):
+            raise
+        raise DataFormatError(f"{path}: not a readable endmember file ({exc})") from None
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or n_bands not in matrix.shape:
+        raise DataFormatError(
+            f"{path}: expected a (k, {n_bands}) endmember matrix, got shape {matrix.shape}"
+        )
+    return matrix if matrix.shape[1] == n_bands else matrix.T
+
+
+def endmember_agreement(unmixer: SceneUnmixer, reference: np.ndarray) -> dict:
+    """Hungarian-matched spectral angles between learned and reference endmembers."""
+    order, sad = match_endmembers(unmixer.endmembers_, reference)
+    return {
+        "sad_deg": sad.tolist(),
+        "mean_sad_deg": float(sad.mean()),
+        "matched_learned_index": order.tolist(),
+    }
 
 
 def infer_photo_abundances(
@@ -59,7 +114,9 @@ def infer_photo_abundances(
     gain = unmixer.photo_gain([read_photo(p.path, size=size, crop=crop) for p in photos[::step]])
     k = unmixer.config_.n_endmembers
     previews: list[tuple[str, np.ndarray, np.ndarray]] = []
-    with AbundanceDatasetWriter(out, n=len(photos), height=size, width=size, k=k, force=force) as writer:
+    with AbundanceDatasetWriter(
+        out, n=len(photos), height=size, width=size, k=k, force=force
+    ) as writer:
         for i, photo in enumerate(progress(photos, total=len(photos), description="inferring")):
             rgb = read_photo(photo.path, size=size, crop=crop)
             abundance = unmixer.transform(unmixer.rgb_from_photo(rgb, gain=gain))
@@ -73,7 +130,11 @@ def infer_photo_abundances(
 def _write_previews(folder: Path, previews: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> None:
     for name, rgb, _ in previews:
         save_image(rgb, folder / f"{Path(name).stem}_photo.png")
-    plot_abundance_grid([a for _, _, a in previews], folder / "abundance_grid.png", row_labels=[n for n, _, _ in previews])
+    plot_abundance_grid(
+        [a for _, _, a in previews],
+        folder / "abundance_grid.png",
+        row_labels=[n for n, _, _ in previews],
+    )
 
 
 def write_unmixing_figures(unmixer: SceneUnmixer, cubes: Sequence[HyperCube], folder: Path) -> None:
@@ -82,7 +143,20 @@ def write_unmixing_figures(unmixer: SceneUnmixer, cubes: Sequence[HyperCube], fo
     shown = list(cubes[:4])
     plot_abundance_grid([unmixer.transform(c) for c in shown], folder / "abundances.png")
     for i, cube in enumerate(shown):
-        save_image(false_colour(np.asarray(cube.data), cube.wavelengths_nm), folder / f"train_{i:02d}_false_colour.png")
-    plot_reconstruction(np.asarray(shown[0].data), unmixer.reconstruct(shown[0]), shown[0].wavelengths_nm, folder / "reconstruction.png")
+        save_image(
+            false_colour(np.asarray(cube.data), cube.wavelengths_nm),
+            folder / f"train_{i:02d}_false_colour.png",
+        )
+    plot_reconstruction(
+        np.asarray(shown[0].data),
+        unmixer.reconstruct(shown[0]),
+        shown[0].wavelengths_nm,
+        folder / "reconstruction.png",
+    )
     if unmixer.history_:
-        plot_loss(unmixer.history_, folder / "loss.png", keys=("total", "recon", "sad"), title="unmixing loss")
+        plot_loss(
+            unmixer.history_,
+            folder / "loss.png",
+            keys=("total", "recon", "sad"),
+            title="unmixing loss",
+        )

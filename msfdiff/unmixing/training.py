@@ -49,7 +49,9 @@ def latest_checkpoint(folder: Path) -> CheckpointInfo | None:
     return CheckpointInfo(step=int(info["step"]), path=Path(folder) / info["name"])
 
 
-def save_checkpoint(folder: Path, model, optimizer, scheduler, generator, step: int, history) -> Path:
+def save_checkpoint(
+    folder: Path, model, optimizer, scheduler, generator, step: int, history
+) -> Path:
     """Write ``step-N/`` under a temporary name, rename it, then move the ``latest`` pointer.
 
     A crash at any point leaves the previous checkpoint and pointer intact.
@@ -148,7 +150,9 @@ def train_unmixer(
             if on_step is not None:
                 on_step(step, total, row)
             if checkpoint_dir is not None and (step % checkpoint_every == 0 or step == total):
-                save_checkpoint(checkpoint_dir, model, optimizer, scheduler, generator, step, history)
+                save_checkpoint(
+                    checkpoint_dir, model, optimizer, scheduler, generator, step, history
+                )
     except KeyboardInterrupt:
         if checkpoint_dir is not None and step > 0:
             save_checkpoint(checkpoint_dir, model, optimizer, scheduler, generator, step, history)
@@ -157,7 +161,9 @@ def train_unmixer(
     return history
 
 
-def _batch(crop: CropFn, shapes, sizes, size, config, generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(
+    crop: CropFn, shapes, sizes, size, config, generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw a batch of aligned crops; cubes are chosen in proportion to their area."""
     idx = torch.multinomial(sizes, config.batch_size, replacement=True, generator=generator)
     rgbs, hsis = [], []

@@ -22,9 +22,12 @@ WL = chikusei_msfdiff_wavelengths()
 )
 def test_white_renders_white(spec):
     white = np.ones((2, 3, WL.size), dtype=np.float32)
-    np.testing.assert_allclose(parse_band_selector(spec).hsi_to_rgb(white, wavelengths_nm=WL), 1.0, atol=1e-5)
+    np.testing.assert_allclose(
+        parse_band_selector(spec).hsi_to_rgb(white, wavelengths_nm=WL), 1.0, atol=1e-5
+    )
 
 
+@pytest.mark.filterwarnings("ignore:Aligning")  # colour's reference path resamples the curves
 @pytest.mark.parametrize("encoding", ["linear", "srgb"])
 def test_cie1931_matches_colour_science(encoding):
     """Our weight-matrix rendering equals colour's sd_to_XYZ + XYZ_to_sRGB on the ColorChecker."""
@@ -32,7 +35,9 @@ def test_cie1931_matches_colour_science(encoding):
 
     grid = np.arange(380.0, 781.0, 5.0)
     _, spectra = library_spectra(grid, sets=["colorchecker-ohta"])
-    ours = BandSelector("camera", encoding=encoding).hsi_to_rgb(spectra[None], wavelengths_nm=grid)[0]
+    ours = BandSelector("camera", encoding=encoding).hsi_to_rgb(spectra[None], wavelengths_nm=grid)[
+        0
+    ]
     cmfs = colour.MSDS_CMFS["CIE 1931 2 Degree Standard Observer"]
     light = colour.SDS_ILLUMINANTS["D65"]
     reference = np.array(
@@ -48,7 +53,9 @@ def test_cie1931_matches_colour_science(encoding):
 
 def test_nearest_and_indices_pick_bands_in_rgb_order(rng):
     data = rng.random((4, 5, WL.size), dtype=np.float32) * 0.9
-    nearest = BandSelector("nearest", wavelengths_nm=(672, 569, 471)).hsi_to_rgb(HyperCube(data, WL))
+    nearest = BandSelector("nearest", wavelengths_nm=(672, 569, 471)).hsi_to_rgb(
+        HyperCube(data, WL)
+    )
     np.testing.assert_array_equal(nearest, data[..., [53, 33, 14]])
     indices = parse_band_selector("indices:27,17,7").hsi_to_rgb(data)  # no wavelengths needed
     np.testing.assert_array_equal(indices, data[..., [27, 17, 7]])
@@ -61,7 +68,9 @@ def test_batches_and_memmaps_match_single_images(tmp_path, rng):
     assert rendered.shape == (3, 4, 5, 3)
     np.save(tmp_path / "b.npy", batch[1])
     mapped = np.load(tmp_path / "b.npy", mmap_mode="r")
-    np.testing.assert_allclose(selector.hsi_to_rgb(mapped, wavelengths_nm=WL), rendered[1], rtol=1e-6)
+    np.testing.assert_allclose(
+        selector.hsi_to_rgb(mapped, wavelengths_nm=WL), rendered[1], rtol=1e-6
+    )
 
 
 def test_coverage_and_range_errors():
@@ -70,9 +79,13 @@ def test_coverage_and_range_errors():
         BandSelector().hsi_to_rgb(nir)
     with pytest.raises(DataFormatError, match=r"nir\.hdr: no band near 550 nm \(nearest 600 nm\)"):
         parse_band_selector("nearest").hsi_to_rgb(nir)
-    with pytest.raises(DataFormatError, match=r"nir\.hdr: band indices \(27, 17, 7\) need more than 20"):
+    with pytest.raises(
+        DataFormatError, match=r"nir\.hdr: band indices \(27, 17, 7\) need more than 20"
+    ):
         parse_band_selector("indices:27,17,7").hsi_to_rgb(nir)
-    with pytest.raises(DataFormatError, match=r"bare: band selector camera:cie1931 needs wavelengths"):
+    with pytest.raises(
+        DataFormatError, match=r"bare: band selector camera:cie1931 needs wavelengths"
+    ):
         BandSelector().hsi_to_rgb(HyperCube(np.ones((2, 2, 5)), None, "bare"))
 
 

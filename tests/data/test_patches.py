@@ -60,12 +60,14 @@ def test_patches_come_from_memmaps(cube_files):
     entry = patches.entries[-1]
     full = np.load(entry["source"])
     np.testing.assert_array_equal(
-        patches[len(patches) - 1], full[entry["row"] : entry["row"] + 4, entry["col"] : entry["col"] + 4]
+        patches[len(patches) - 1],
+        full[entry["row"] : entry["row"] + 4, entry["col"] : entry["col"] + 4],
     )
     assert all(isinstance(c.data, np.memmap) for c in patches._cubes.values())
     opened = {e["source"]: read_hsi(e["source"]) for e in manifest["train"]}
     np.testing.assert_array_equal(
-        load_patch(manifest["train"][0], opened, size=4), load_patch(manifest["train"][0], read_hsi, size=4)
+        load_patch(manifest["train"][0], opened, size=4),
+        load_patch(manifest["train"][0], read_hsi, size=4),
     )
     with pytest.raises(DataFormatError, match="exceeds"):
         load_patch({"source": entry["source"], "row": 100, "col": 0}, read_hsi, size=4)

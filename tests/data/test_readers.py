@@ -62,7 +62,8 @@ def test_envi_truncated_and_missing_data(tmp_path, cube):
 def test_mat_v5_auto_key_and_wavelength_vector(tmp_path, cube):
     path = tmp_path / "scene.mat"
     scipy.io.savemat(
-        path, {"Y": cube, "RGB": cube[..., :3], "wavlength": WL[:, None] / 1000, "map": cube[..., 0]}
+        path,
+        {"Y": cube, "RGB": cube[..., :3], "wavlength": WL[:, None] / 1000, "map": cube[..., 0]},
     )
     result = read_hsi(path)
     assert result.meta["key"] == "Y"
@@ -208,3 +209,44 @@ def test_read_many_checks_bands(tmp_path, cube):
     (tmp_path / "a.wavelengths.csv").write_text("\n".join(str(w) for w in WL))
     with pytest.raises(DataFormatError, match=r"c\.npy: wavelengths differ from those of .*a\.npy"):
         read_hsi_many([tmp_path / "a.npy", tmp_path / "c.npy"])
+
+
+def test_compressed_tiff_is_read_whole(tmp_path, cube):
+    tifffile.imwrite(
+        tmp_path / "z.tif",
+        cube,
+        photometric="minisblack",
+        planarconfig="contig",
+        compression="zlib",
+    )
+    result = read_hsi(tmp_path / "z.tif")
+    assert not isinstance(result.data, np.memmap)
+    np.testing.assert_array_equal(result.data, cube)
+
+
+def test_explicit_layouts(tmp_path, cube):
+    np.save(tmp_path / "w.npy", cube.transpose(1, 0, 2))
+    np.testing.assert_array_equal(read_hsi(tmp_path / "w.npy", layout="whb").data, cube)
+    with pytest.raises(DataFormatError, match=r"w\.npy: layout bands-by-pixels needs a 2-D"):
+        read_hsi(tmp_path / "w.npy", layout="bands-by-pixels")
+    with pytest.raises(DataFormatError, match=r"w\.npy: unknown layout 'xyz'"):
+        read_hsi(tmp_path / "w.npy", layout="xyz")
+    with pytest.raises(DataFormatError, match=r"w\.npy: --key applies to \.mat and \.npz"):
+        read_hsi(tmp_path / "w.npy", key="Y")
+
+
+def test_band_images(tmp_path, rng):
+    from PIL import Image
+
+    from msfdiff.data.readers import read_band_images
+
+    bands = rng.integers(0, 65536, (3, 4, 5), dtype=np.uint16)
+    paths = []
+    for i, band in enumerate(bands):
+        paths.append(tmp_path / f"b_{i:02d}.png")
+        Image.fromarray(band).save(paths[-1])
+    result = read_band_images(paths, wavelengths="500:600:3", scale=65535)
+    np.testing.assert_allclose(result.data, np.moveaxis(bands, 0, 2) / 65535, rtol=1e-6)
+    Image.fromarray(np.zeros((4, 5, 4), np.uint8), "RGBA").save(tmp_path / "rgba.png")
+    with pytest.raises(DataFormatError, match=r"rgba\.png: expected a single-band image"):
+        read_band_images([paths[0], tmp_path / "rgba.png"], scale=65535)

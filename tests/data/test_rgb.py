@@ -18,23 +18,27 @@ def _png16(path, rgb: np.ndarray) -> None:
     """A 16-bit colour PNG (Pillow cannot write one), filter type 0 on every row."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     height, width, _ = rgb.shape
     rows = b"".join(b"\x00" + rgb[r].astype(">u2").tobytes() for r in range(height))
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
     )
 
 
 def test_list_photos_labels_and_empty(tmp_path):
     (tmp_path / "Farmland" / "sub").mkdir(parents=True)
     pixel = np.zeros((2, 2, 3), np.uint8)
-    for rel in ("loose.jpg", "Farmland/a.PNG", "Farmland/sub/b.tif", "notes.txt"):
-        Image.fromarray(pixel).save(tmp_path / rel, format="PNG") if not rel.endswith(".txt") else (
-            tmp_path / rel
-        ).write_text("x")
+    for rel in ("loose.jpg", "Farmland/a.PNG", "Farmland/sub/b.tif"):
+        Image.fromarray(pixel).save(tmp_path / rel, format="PNG")
+    (tmp_path / "notes.txt").write_text("not a photo")
     photos = list_photos(tmp_path)
     assert [(p.path.name, p.label) for p in photos] == [
         ("a.PNG", "Farmland"), ("b.tif", "Farmland"), ("loose.jpg", None),

@@ -20,7 +20,9 @@ def cube(rng) -> HyperCube:
     return HyperCube(rng.random((5, 6, 7), dtype=np.float32), WL, "test")
 
 
-@pytest.mark.parametrize("name", ["out.hdr", "out.img", "out.mat", "out.npy", "out.tif", "out.tiff"])
+@pytest.mark.parametrize(
+    "name", ["out.hdr", "out.img", "out.mat", "out.npy", "out.tif", "out.tiff"]
+)
 def test_round_trip(tmp_path, cube, name):
     written = write_hsi(tmp_path / name, cube)
     back = read_hsi(written)
@@ -44,7 +46,9 @@ def test_envi_writes_header_and_data(tmp_path, cube):
 def test_mat_extra_arrays(tmp_path, cube, rng):
     abundances, endmembers = rng.random((5, 6, 4)), rng.random((4, 7))
     path = write_hsi(
-        tmp_path / "fused.mat", cube, extra={"Abu": abundances, "End": endmembers, "wavelengths": WL}
+        tmp_path / "fused.mat",
+        cube,
+        extra={"Abu": abundances, "End": endmembers, "wavelengths": WL},
     )
     stored = scipy.io.loadmat(path)
     np.testing.assert_array_equal(stored["Abu"], abundances)

@@ -1,0 +1,142 @@
+"""One YAML file describes a whole experiment; see ``configs/*.yaml`` for examples.
+
+Paths may use ``${MSFDIFF_DATA}`` (the shared real-data folder: ``$MSFDIFF_DATA`` or
+``../shared/data``); relative paths are taken from the working directory, like CLI paths.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from msfdiff.config import from_dict, to_dict
+from msfdiff.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the real data is. ``hsi``: HSIs to learn endmembers from; ``eval_hsi``: held-out
+    HSIs for the Table 3 check; ``rgb``: the external photo collection (sub-folders = classes)."""
+
+    hsi: tuple[str, ...] = ()
+    rgb: str = ""
+    eval_hsi: tuple[str, ...] = ()
+    wavelengths: str | None = None
+    key: str | None = None
+    scale: float | None = None
+
+
+@dataclass(frozen=True)
+class UnmixingStage:
+    preset: str = "cpu"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    checkpoint_every: int = 200
+
+
+@dataclass(frozen=True)
+class InferenceStage:
+    size: int = 64
+    crop: Literal["resize", "center"] = "resize"
+
+
+@dataclass(frozen=True)
+class DiffusionStage:
+    preset: str = "cpu"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    conditional: bool = False
+
+
+@dataclass(frozen=True)
+class SamplingStage:
+    n: int = 8
+    sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "dpmsolver++"
+    steps: int | None = 20
+    format: Literal["envi", "npy", "mat", "tif"] = "envi"
+    seed: int = 0
+    noise: bool = True
+    class_name: str | None = None
+    batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class EvaluationStage:
+    enabled: bool = True
+    fid: bool = True
+    quality: bool = True
+    max_images: int = 64
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole MSF-Diff experiment: data → unmix → infer → diffuse → sample → evaluate → report."""
+
+    name: str = "experiment"
+    data: DataConfig = DataConfig()
+    unmixing: UnmixingStage = UnmixingStage()
+    inference: InferenceStage = InferenceStage()
+    diffusion: DiffusionStage = DiffusionStage()
+    sampling: SamplingStage = SamplingStage()
+    evaluation: EvaluationStage = EvaluationStage()
+
+    def __post_init__(self) -> None:
+        if not self.data.hsi:
+            raise ConfigError("data.hsi: list at least one hyperspectral file or folder")
+        if not self.data.rgb:
+            raise ConfigError("data.rgb: give the folder of RGB photos")
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment YAML (unknown keys and bad values fail loudly)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return from_dict(ExperimentConfig, expand_paths(raw), where=str(path))
+
+
+def experiment_to_yaml(config: ExperimentConfig) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
+_VAR = re.compile(r"\$\{(\w+)\}")
+
+
+def expand_paths(raw: dict) -> dict:
+    """Substitute ``${MSFDIFF_DATA}`` (and other environment variables) in ``data`` paths."""
+    from msfdiff.data.shared import shared_data_dir
+
+    def sub(text: str) -> str:
+        def one(match: re.Match) -> str:
+            name = match.group(1)
+            if name == "MSFDIFF_DATA":
+                found = shared_data_dir()
+                if found is None:
+                    raise ConfigError("${MSFDIFF_DATA} used but no data folder: set MSFDIFF_DATA")
+                return str(found)
+            if name not in os.environ:
+                raise ConfigError(f"${{{name}}} used in the config but not set in the environment")
+            return os.environ[name]
+
+        return _VAR.sub(one, text)
+
+    data = dict(raw.get("data") or {})
+    for key in ("hsi", "eval_hsi"):
+        if isinstance(data.get(key), list):
+            data[key] = [sub(p) if isinstance(p, str) else p for p in data[key]]
+        elif isinstance(data.get(key), str):
+            data[key] = [sub(data[key])]
+    for key in ("rgb", "wavelengths"):
+        if isinstance(data.get(key), str):
+            data[key] = sub(data[key])
+    return {**raw, "data": data} if "data" in raw else raw

@@ -1,0 +1,106 @@
+"""``msfdiff diffusion train`` and ``msfdiff sample`` through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from msfdiff.cli.diffusion import register
+from msfdiff.diffusion.config import load_config
+from msfdiff.errors import ConfigError, OutputExistsError
+from msfdiff.fusion import fuse
+from tests.diffusion.tiny import SIZE, K, tiny_config
+
+N_BANDS = 7
+
+
+@pytest.fixture(scope="module")
+def cli():
+    app = typer.Typer()
+    app.callback()(lambda: None)  # keep `sample` a sub-command, as in msfdiff's main app
+    register(app)
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
+def test_train_resume_and_refusals(cli, tmp_path, abundance_dir, monkeypatch):
+    monkeypatch.setattr(
+        "msfdiff.diffusion.config.load_diffusion_preset", lambda name: tiny_config()
+    )
+    run = tmp_path / "run"
+    result = cli("diffusion", "train", "--run", run, "--abundances", abundance_dir, "--steps", 2)
+    assert result.exit_code == 0, result.output
+    assert load_config(run / "diffusion").training.max_steps == 2
+    assert (run / "diffusion" / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    result = cli(
+        "diffusion", "train", "--run", run, "--abundances", abundance_dir, "--resume", "--steps", 3
+    )
+    assert result.exit_code == 0, result.output
+    assert (run / "diffusion" / "checkpoints" / "step_00000003").is_dir()
+    result = cli(
+        "diffusion", "train", "--run", run, "--abundances", abundance_dir, "--resume", "--seed", 1
+    )
+    assert isinstance(result.exception, ConfigError) and "--seed cannot change" in str(
+        result.exception
+    )
+    result = cli("diffusion", "train", "--run", run, "--abundances", abundance_dir)
+    assert isinstance(result.exception, OutputExistsError)
+
+
+@pytest.fixture
+def run(tmp_path, trained_run, monkeypatch, rng):
+    """A run folder with the tiny trained diffusion model and a fake unmixer beside it."""
+    shutil.copytree(trained_run / "diffusion", tmp_path / "run" / "diffusion")
+    unmixer = SimpleNamespace(
+        endmembers_=rng.uniform(0, 1, (K, N_BANDS)).astype(np.float32),
+        bias_=rng.normal(0, 0.01, N_BANDS).astype(np.float32),
+        wavelengths_=np.linspace(450, 650, N_BANDS),
+        noise_std_=np.full(N_BANDS, 0.01, dtype=np.float32),
+    )
+    monkeypatch.setattr("msfdiff.unmixing.load_unmixer", lambda run_dir: unmixer)
+    return tmp_path / "run", unmixer
+
+
+def test_sample_writes_fused_hsis_and_resumes(cli, run, tmp_path):
+    run_dir, unmixer = run
+    out = tmp_path / "out"
+    args = ["sample", "--run", run_dir, "--out", out, "--sampler", "ddim", "--steps", 3]
+    args += ["--format", "npy", "--class", "river", "--batch-size", 2]
+    result = cli(*args, "--n", 3)
+    assert result.exit_code == 0, result.output
+    maps = [np.load(out / f"sample_{i:04d}_abundance.npy") for i in range(3)]
+    for i, a in enumerate(maps):
+        assert a.shape == (SIZE, SIZE, K) and np.abs(a.sum(-1) - 1).max() < 1e-5
+        expected = fuse(unmixer.endmembers_, a, bias=unmixer.bias_)  # --no-noise by default
+        np.testing.assert_allclose(np.load(out / f"sample_{i:04d}.npy"), expected, atol=1e-6)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+
+    assert "3 of 3 samples already" in cli(*args, "--n", 3).output
+    (out / "sample_0001_abundance.npy").unlink()  # as if interrupted while writing sample 1
+    result = cli(*args, "--n", 4)
+    assert result.exit_code == 0 and "2 of 4 samples already" in result.output
+    assert out.joinpath("sample_0000.npy").stat().st_mtime_ns == stamps["sample_0000.npy"]
+    np.testing.assert_allclose(np.load(out / "sample_0001_abundance.npy"), maps[1], atol=1e-4)
+    assert (out / "sample_0003_abundance.npy").is_file()
+
+    result = cli(*args, "--n", 3, "--sampler", "dpmsolver++")  # the last --sampler counts
+    assert isinstance(result.exception, OutputExistsError)
+    assert "other settings (sampler)" in str(result.exception)
+
+
+def test_sample_refuses_foreign_folders_and_bad_requests(cli, run, tmp_path):
+    run_dir, _ = run
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    result = cli(
+        "sample", "--run", run_dir, "--out", tmp_path / "busy", "--n", 1, "--class", "river"
+    )
+    assert isinstance(result.exception, OutputExistsError)
+    result = cli("sample", "--run", run_dir, "--out", tmp_path / "o", "--n", 1)
+    assert isinstance(result.exception, ConfigError) and "pass --class" in str(result.exception)
+    assert not (tmp_path / "o").exists()

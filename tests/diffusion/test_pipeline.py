@@ -1,0 +1,113 @@
+"""Samplers: schedule facts, swapping by name, per-sample seeding, simplex outputs."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+from msfdiff.diffusion.pipeline import (
+    AbundancePipeline,
+    build_scheduler,
+    build_unet,
+    make_sampler,
+)
+from msfdiff.errors import ConfigError, DataNotFoundError
+from tests.diffusion.tiny import SIZE, K, tiny_config
+
+
+def test_paper_schedule_ends_near_pure_noise():
+    scheduler = DDPMScheduler(2000, 1e-6, 1e-2, "linear")
+    assert float(scheduler.alphas_cumprod[-1]) == pytest.approx(4.4e-5, rel=0.01)
+
+
+@pytest.fixture(scope="module")
+def scheduler_config():
+    return build_scheduler(tiny_config().replace(n_endmembers=K, clr_scale=2.0)).config
+
+
+def test_samplers_are_built_from_one_config(scheduler_config):
+    ddpm = make_sampler(scheduler_config, "ddpm")
+    assert isinstance(ddpm, DDPMScheduler) and len(ddpm.timesteps) == 2000
+    ddim = make_sampler(scheduler_config, "ddim")
+    assert isinstance(ddim, DDIMScheduler) and len(ddim.timesteps) == 50
+    assert int(ddim.timesteps[0]) == 1999  # 'trailing' starts from pure noise
+    dpm = make_sampler(scheduler_config, "dpmsolver++", 20)
+    assert isinstance(dpm, DPMSolverMultistepScheduler) and len(dpm.timesteps) == 20
+    assert dpm.config.algorithm_type == "dpmsolver++" and not dpm.config.thresholding
+    for scheduler in (ddim, dpm):
+        assert torch.equal(scheduler.betas, ddpm.betas)
+    # the log-ratio x0 clip is the exact bound of encoded abundances, not [-1, 1]
+    assert ddpm.config.clip_sample_range == pytest.approx(2 / 3 * np.log(1001) / 2.0)
+
+
+def test_dpm_solver_clips_unit_range_representations():
+    config = tiny_config().replace(n_endmembers=K, representation="paper")
+    dpm = make_sampler(build_scheduler(config).config, "dpmsolver++")
+    assert dpm.config.thresholding and dpm.config.sample_max_value == 1.0
+
+
+def test_bad_sampler_requests(scheduler_config):
+    with pytest.raises(ConfigError, match="unknown sampler 'euler'"):
+        make_sampler(scheduler_config, "euler")
+    with pytest.raises(ConfigError, match=r"--steps must be in 1\.\.2000"):
+        make_sampler(scheduler_config, "ddim", 5000)
+
+
+@pytest.fixture(scope="module")
+def pipe(scheduler_config):
+    torch.manual_seed(0)
+    unet = build_unet(tiny_config().replace(n_endmembers=K, clr_scale=2.0))
+    return AbundancePipeline(unet, scheduler_config, tiny_config().replace(clr_scale=2.0).codec)
+
+
+class ElementwiseDenoiser(torch.nn.Module):
+    """A stand-in denoiser that treats samples independently *bitwise* (unlike batched convs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.tensor(0.5))
+        self.config = SimpleNamespace(in_channels=K, sample_size=SIZE)
+
+    def forward(self, x, t, class_labels=None):
+        return SimpleNamespace(sample=torch.tanh(x) * self.gain)
+
+
+SAMPLERS = [("ddpm", 30), ("ddim", 10), ("dpmsolver++", 10)]
+
+
+@pytest.mark.parametrize(("sampler", "steps"), SAMPLERS)
+def test_sample_i_is_seeded_by_its_index_alone(scheduler_config, sampler, steps):
+    codec = tiny_config().replace(clr_scale=2.0).codec
+    pipe = AbundancePipeline(ElementwiseDenoiser(), scheduler_config, codec)
+    together = pipe(3, sampler=sampler, steps=steps, seed=7, batch_size=3)
+    alone = pipe(3, sampler=sampler, steps=steps, seed=7, batch_size=1)
+    [(indices, later)] = pipe.generate([2], sampler=sampler, steps=steps, seed=7)
+    assert np.array_equal(together, alone) and np.array_equal(later[0], together[2])
+    assert indices == [2] and np.abs(together[0] - together[1]).max() > 0.1
+
+
+@pytest.mark.parametrize(("sampler", "steps"), SAMPLERS)
+def test_unet_samples_match_across_batch_sizes_and_lie_on_the_simplex(pipe, sampler, steps):
+    together = pipe(3, sampler=sampler, steps=steps, seed=7, batch_size=3)
+    alone = pipe(3, sampler=sampler, steps=steps, seed=7, batch_size=1)
+    assert together.shape == (3, SIZE, SIZE, K)
+    # batched convolutions round differently from single ones (~1e-6 per call), nothing more
+    assert np.abs(together - alone).max() < 1e-3
+    assert together.min() >= 0 and np.abs(together.sum(-1) - 1).max() < 1e-5
+
+
+def test_trained_run_loads_and_checks_classes(trained_run):
+    pipe = AbundancePipeline.from_pretrained(trained_run / "diffusion", device="cpu")
+    assert pipe.classes == ["farmland", "river"] and pipe.k == K and pipe.image_size == SIZE
+    maps = pipe(2, sampler="dpmsolver++", steps=5, class_name="river")
+    assert maps.shape == (2, SIZE, SIZE, K) and np.abs(maps.sum(-1) - 1).max() < 1e-5
+    with pytest.raises(ConfigError, match=r"class-conditional: pass --class, one of \['farmland'"):
+        pipe(1, sampler="ddim", steps=2)
+    with pytest.raises(ConfigError, match="unknown class 'forest'"):
+        pipe(1, sampler="ddim", steps=2, class_name="forest")
+    with pytest.raises(DataNotFoundError, match="no trained diffusion model"):
+        AbundancePipeline.from_pretrained(trained_run / "nothing")

@@ -1,0 +1,203 @@
+"""`msfdiff unmix` as a user runs it: outputs, resume after a kill, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from tests.synthetic import known_scene
+
+TINY = [
+    "--k",
+    "3",
+    "--epochs",
+    "200",
+    "--batch-size",
+    "4",
+    "--crop-size",
+    "16",
+    "--bands",
+    "nearest:620,540,460",
+]
+
+
+def msfdiff(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "msfdiff.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def scene_files(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("scene")
+    for i, seed in enumerate((0, 1)):
+        cube, _, _ = known_scene(size=32, k=3, seed=seed)
+        scipy.io.savemat(
+            folder / f"scene{i}.mat", {"HSI": cube.data, "wavelengths": cube.wavelengths_nm}
+        )
+    return folder / "scene0.mat", folder / "scene1.mat"
+
+
+@pytest.fixture(scope="module")
+def trained_run(scene_files, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    result = msfdiff("unmix", "train", "--hsi", str(scene_files[0]), "--out", str(run), *TINY)
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def test_train_writes_model_and_figures(trained_run):
+    folder = trained_run / "unmixing"
+    state = json.loads((folder / "unmixer.json").read_text())
+    assert state["n_bands"] == 31 and len(state["wavelengths_nm"]) == 31
+    assert (folder / "model" / "config.json").exists()
+    assert list((folder / "model").glob("*.safetensors"))
+    for name in ("endmembers.png", "abundances.png", "reconstruction.png", "loss.png"):
+        assert (folder / "figures" / name).stat().st_size > 1000
+
+
+def test_eval_json_shape_and_values(trained_run, scene_files, tmp_path):
+    out = tmp_path / "m.json"
+    result = msfdiff(
+        "unmix", "eval", "--run", str(trained_run), "--hsi", str(scene_files[1]), "--json", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(out.read_text())
+    assert set(metrics["mean"]) >= {"rmse", "psnr", "ssim", "sad_deg"}
+    assert len(metrics["images"]) == 1
+    assert metrics["mean"]["psnr"] > 20 and metrics["mean"]["sad_deg"] < 15
+    again = msfdiff(
+        "unmix", "eval", "--run", str(trained_run), "--hsi", str(scene_files[1]), "--json", str(out)
+    )
+    assert again.returncode != 0 and "--force" in again.stderr
+
+
+def test_infer_photo_folder(trained_run, tmp_path):
+    from PIL import Image
+
+    photos = tmp_path / "photos" / "farmland"
+    photos.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(
+            photos / f"p{i}.png"
+        )
+    out = tmp_path / "abund"
+    result = msfdiff(
+        "unmix",
+        "infer",
+        "--run",
+        str(trained_run),
+        "--rgb",
+        str(tmp_path / "photos"),
+        "--out",
+        str(out),
+        "--size",
+        "16",
+    )
+    assert result.returncode == 0, result.stderr
+    from msfdiff.data.abundances import load_abundance_dataset
+
+    data = load_abundance_dataset(out)
+    assert len(data) == 3 and data.k == 3 and data.classes == ["farmland"]
+    maps = np.load(out / "abundances.npy")
+    assert maps.shape == (3, 16, 16, 3)
+    np.testing.assert_allclose(maps.sum(-1), 1, atol=1e-5)
+    assert (out / "previews" / "abundance_grid.png").exists()
+
+
+def test_kill_and_resume_continues_from_checkpoint(scene_files, tmp_path):
+    run = tmp_path / "run"
+    args = [
+        "unmix",
+        "train",
+        "--hsi",
+        str(scene_files[0]),
+        "--out",
+        str(run),
+        "--k",
+        "3",
+        "--epochs",
+        "400",
+        "--batch-size",
+        "2",
+        "--crop-size",
+        "16",
+        "--checkpoint-every",
+        "20",
+        "--bands",
+        "nearest:620,540,460",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "msfdiff.cli.main", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pointer = run / "unmixing" / "checkpoints" / "latest.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+        pointer.exists() and json.loads(pointer.read_text())["step"] >= 40
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(pointer.read_text())["step"]
+    assert 40 <= killed_at < 800
+    assert not (run / "unmixing" / "unmixer.json").exists()
+    # every checkpoint folder present is complete (no half-written one is ever pointed to)
+    ckpt = run / "unmixing" / "checkpoints" / f"step-{killed_at:08d}"
+    assert (ckpt / "trainer.pt").exists() and (ckpt / "model" / "config.json").exists()
+    result = msfdiff(*args, "--resume")
+    assert result.returncode == 0, result.stderr
+    history = json.loads((run / "unmixing" / "history.json").read_text())
+    assert history[killed_at - 1]["step"] == killed_at and len(history) == 800
+
+
+def test_resume_equals_uninterrupted(scene_files, tmp_path):
+    """Exact resume: N steps + resume + N steps == 2N steps straight."""
+    from msfdiff.data.readers import read_hsi
+    from msfdiff.unmixing import SceneUnmixer
+
+    cube = read_hsi(scene_files[0])
+    kw = dict(
+        widths=(8,), epochs=6, batch_size=2, crop_size=16, band_selection="nearest:620,540,460"
+    )
+    straight = SceneUnmixer(3, preset="cpu", **kw).fit(cube)
+    ckpt = tmp_path / "ck"
+
+    def interrupt(step, total, losses):
+        if step == 12:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        SceneUnmixer(
+            3, preset="cpu", checkpoint_dir=ckpt, checkpoint_every=1000, on_step=interrupt, **kw
+        ).fit(cube)
+    resumed = SceneUnmixer(
+        3, preset="cpu", checkpoint_dir=ckpt, checkpoint_every=1000, resume=True, **kw
+    ).fit(cube)
+    assert len(resumed.history_) == len(straight.history_) == 24
+    for a, b in zip(
+        straight.model_.state_dict().values(), resumed.model_.state_dict().values(), strict=True
+    ):
+        assert torch_equal(a, b)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
