@@ -1,0 +1,118 @@
+"""The stage runner: skip finished stages, resume interrupted ones, rerun on changed inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from msfdiff.config import from_dict
+from msfdiff.errors import ConfigError
+from msfdiff.pipeline.config import ExperimentConfig, load_experiment
+from msfdiff.pipeline.runner import STAGES, Runner
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    hsi = tmp_path / "a.mat"
+    hsi.write_bytes(b"x")
+    rgb = tmp_path / "photos"
+    rgb.mkdir()
+    (rgb / "p.png").write_bytes(b"y")
+    return from_dict(ExperimentConfig, {"data": {"hsi": [str(hsi)], "rgb": str(rgb)}})
+
+
+def recording(calls: list, fail_at: str | None = None):
+    def make(stage):
+        def fn(runner, resume):
+            calls.append((stage, resume))
+            if stage == fail_at:
+                raise KeyboardInterrupt
+
+        return fn
+
+    return {stage: make(stage) for stage in STAGES}
+
+
+def test_second_run_skips_everything(experiment, tmp_path):
+    calls: list = []
+    run = tmp_path / "run"
+    Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    assert [c[0] for c in calls] == list(STAGES)
+    calls.clear()
+    outcome = Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    assert calls == [] and set(outcome.values()) == {"skipped"}
+    assert (run / "config.yaml").exists()
+    assert json.loads((run / "stages" / "unmix.json").read_text())["status"] == "done"
+
+
+def test_interrupted_stage_resumes_and_earlier_ones_skip(experiment, tmp_path):
+    calls: list = []
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        Runner(
+            experiment,
+            run,
+            stage_functions=recording(calls, fail_at="diffusion"),
+            log=lambda s: None,
+        ).run()
+    assert json.loads((run / "stages" / "diffusion.json").read_text())["status"] == "running"
+    calls.clear()
+    outcome = Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    assert outcome["unmix"] == "skipped" and outcome["diffusion"] == "resumed"
+    assert calls[0] == ("diffusion", True)
+
+
+def test_changed_input_reruns_that_stage_and_downstream(experiment, tmp_path):
+    calls: list = []
+    run = tmp_path / "run"
+    Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    (tmp_path / "photos" / "q.png").write_bytes(b"new photo")
+    calls.clear()
+    outcome = Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    assert outcome["unmix"] == "skipped" and outcome["eval_unmix"] == "skipped"
+    assert [c for c in calls] == [
+        (s, False) for s in ("infer", "diffusion", "sample", "evaluate", "report")
+    ]
+
+
+def test_stage_option_reruns_one_stage(experiment, tmp_path):
+    calls: list = []
+    run = tmp_path / "run"
+    Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    calls.clear()
+    Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run(only="sample")
+    assert calls == [("sample", False)]
+    with pytest.raises(ConfigError, match="unknown stage"):
+        Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run(
+            only="nope"
+        )
+
+
+def test_experiment_yaml_validates(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {hsi: [a.mat], rgb: photos}\nunmixing: {presett: cpu}\n")
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_experiment(bad)
+    monkeypatch.setenv("MSFDIFF_DATA", str(tmp_path))
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        'data: {hsi: ["${MSFDIFF_DATA}/a.mat"], rgb: "${MSFDIFF_DATA}/p"}\nsampling: {n: 3}\n'
+    )
+    config = load_experiment(good)
+    assert config.data.hsi == (f"{tmp_path}/a.mat",) and config.sampling.n == 3
+
+
+def test_shipped_configs_validate():
+    from pathlib import Path
+
+    for path in sorted(Path("configs").glob("*.yaml")):
+        config = load_experiment(path) if "${" not in path.read_text() or _has_data() else None
+        if config is not None:
+            assert config.data.hsi and config.data.rgb
+
+
+def _has_data() -> bool:
+    from msfdiff.data.shared import shared_data_dir
+
+    return shared_data_dir() is not None
