@@ -80,10 +80,8 @@ def make_sampler(scheduler_config: dict, sampler: str, steps: int | None = None)
     """A fresh scheduler of kind ``sampler`` from the training config, with ``steps`` set.
 
     DDIM uses ``timestep_spacing='trailing'`` so its first step is at t = T-1 (the default
-    'leading' spacing starts at T - T/steps and never sees pure noise). DPM-Solver++ has no x0
-    clip, only Imagen's dynamic thresholding, which also *rescales*; it equals plain clipping
-    only for a [-1, 1] range, so it is enabled for the ``paper``/``official`` representations
-    and left off for ``logratio`` (whose softmax decoding needs no clip).
+    'leading' spacing starts at T - T/steps and never sees pure noise). All three clip the
+    predicted x0 to the same ``clip_sample_range`` (see :class:`ClippedDPMSolverMultistepScheduler`).
     """
     if sampler not in SAMPLERS:
         raise ConfigError(f"unknown sampler {sampler!r}; choose one of {list(SAMPLERS)}")
@@ -97,16 +95,29 @@ def make_sampler(scheduler_config: dict, sampler: str, steps: int | None = None)
     elif sampler == "ddim":
         scheduler = DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing")
     else:
-        unit_range = float(scheduler_config["clip_sample_range"]) == 1.0
-        scheduler = DPMSolverMultistepScheduler.from_config(
+        scheduler = ClippedDPMSolverMultistepScheduler.from_config(
             scheduler_config,
             algorithm_type="dpmsolver++",
             solver_order=2,
-            thresholding=unit_range,
-            sample_max_value=1.0,
+            thresholding=True,
+            sample_max_value=scheduler_config["clip_sample_range"],
         )
     scheduler.set_timesteps(steps)
     return scheduler
+
+
+class ClippedDPMSolverMultistepScheduler(DPMSolverMultistepScheduler):
+    """DPM-Solver++ with the plain x0 clip of DDPM/DDIM (to +-``sample_max_value``).
+
+    diffusers' DPM-Solver++ only offers Imagen's dynamic thresholding, which clips *and divides*
+    x0 by a quantile; that equals plain clipping only for data in [-1, 1], not for the unit-
+    variance log-ratios. Without any clip, an under-trained model's 20-step samples were much
+    worse (Wasserstein distance to real abundances 0.21 vs 0.15, docs/diffusion.md).
+    """
+
+    def _threshold_sample(self, sample: torch.Tensor) -> torch.Tensor:
+        bound = self.config.sample_max_value
+        return sample.clamp(-bound, bound)
 
 
 # ----------------------------------------------------------------------------- the pipeline

@@ -182,7 +182,12 @@ def load_set(
         if kind == "hsi" or (
             kind == "auto" and any(f.suffix.lower() in HSI_ONLY_SUFFIXES for f in files)
         ):
-            hsi_files += [f for f in files if f.suffix.lower() in HSI_SUFFIXES]
+            # a sample's abundance map sits beside its HSI (msfdiff sample): not an HSI
+            hsi_files += [
+                f
+                for f in files
+                if f.suffix.lower() in HSI_SUFFIXES and not f.name.endswith("_abundance.npy")
+            ]
         else:
             photo_files += [photo.path for photo in list_photos(path)]
     name = ", ".join(os.fspath(p) for p in paths)

@@ -42,6 +42,7 @@ from msfdiff.data.bands import BandSelector
 from msfdiff.data.cube import HyperCube
 from msfdiff.errors import DataNotFoundError, MsfdiffError
 from msfdiff.fusion import HSI_SUFFIXES, REGION_SIZE, plot_spectral_profiles
+from msfdiff.pipeline.runner import STAGES
 from msfdiff.plotting import (
     FALSE_COLOUR_NM,
     false_colour,
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
     from msfdiff.data.abundances import AbundanceDataset
 
 REPORT_NAME = "report.html"
-STAGES = ("unmix", "eval_unmix", "infer", "diffusion", "sample", "evaluate", "report")
 MAX_EMBED_BYTES = 1_500_000  # larger PNGs are shrunk before embedding
 MAX_EMBED_SIDE = 1600
 THUMBNAIL_SIZE = 160
@@ -173,12 +173,7 @@ def write_report(
         raise DataNotFoundError(f"{run_dir}: run directory not found")
     out = check_new(run_dir / REPORT_NAME if out is None else out, force=force)
     page = render_report(run_dir, max_images=max_images)
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(page, encoding="utf-8")
-        tmp.chmod(0o644)  # a report is for sharing (temporary files start private)
-
-    return atomic_write(out, write)
+    return atomic_write(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
 def render_report(run_dir: str | os.PathLike, *, max_images: int = 8) -> str:
@@ -566,8 +561,12 @@ def _unmixing_metrics(run: _Run) -> str:
         f"Held-out HSIs reconstructed from their own three bands (paper Table 3 protocol), mean "
         f"over {len(images)} image(s); SAD in degrees, PSNR in dB."
     )
+    figures = "".join(
+        _figure(png, _caption_for(png, "Figure from the eval_unmix stage"))
+        for png in list(run.pictures("unmixing/eval_figures"))[: run.max_images]
+    )
     if not images:
-        return table + caption
+        return table + caption + figures
     keys = list(mean)
     rows = [
         (Path(str(r.get("source", "?"))).name, *(_number(r.get(k)) for k in keys)) for r in images
@@ -575,7 +574,7 @@ def _unmixing_metrics(run: _Run) -> str:
     more = len(rows) - TABLE_ROWS
     shown = rows[:TABLE_ROWS] + ([(f"… {more} more", *[""] * len(keys))] if more > 0 else [])
     details = _table(("image", *keys), shown)
-    return table + caption + f"<details><summary>per image</summary>{details}</details>"
+    return table + caption + f"<details><summary>per image</summary>{details}</details>" + figures
 
 
 def _evaluation_metrics(run: _Run) -> str:

@@ -28,6 +28,10 @@ class UnmixingConfig:
     sad_weight: float = 0.1
     tv_weight: float = 1e-3
     tv_axis: Literal["wavelength", "endmember"] = "wavelength"
+    # "mean-reflectance" measures MAE and TV in units of the mean training reflectance, so the
+    # balance against the scale-free SAD term does not depend on how bright the data are
+    # (the official code gets the same effect from min-max normalising every patch).
+    loss_normalisation: Literal["none", "mean-reflectance"] = "none"
     learning_rate: float = 1e-4
     lr_milestones: tuple[float, ...] = (0.75,)
     lr_gamma: float = 0.1

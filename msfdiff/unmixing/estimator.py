@@ -139,6 +139,7 @@ class SceneUnmixer:
             checkpoint_every=self.checkpoint_every,
             resume=self.resume,
             on_step=self.on_step,
+            loss_scale=float(mean_spectrum.mean()) if config.loss_normalisation == "mean-reflectance" else 1.0,
         )
         self.model_ = model
         self.noise_std_ = self._residual_std(cubes)

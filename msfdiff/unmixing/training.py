@@ -92,8 +92,12 @@ def train_unmixer(
     checkpoint_every: int = 200,
     resume: bool = False,
     on_step: Callable[[int, int, dict[str, float]], None] | None = None,
+    loss_scale: float = 1.0,
 ) -> list[dict[str, float]]:
     """Optimise ``model`` in place; return the loss history (one row per step).
+
+    ``loss_scale`` divides spectra and endmembers before the loss, so the MAE and TV terms
+    are in units of that scale (e.g. the mean training reflectance) while SAD is unchanged.
 
     Parameters
     ----------
@@ -130,9 +134,9 @@ def train_unmixer(
             rgb, hsi = _batch(crop, shapes, sizes, size, config, generator)
             pred, _ = model(rgb)
             losses = unmixing_loss(
-                pred,
-                hsi,
-                model.endmembers,
+                pred / loss_scale,
+                hsi / loss_scale,
+                model.endmembers / loss_scale,
                 reconstruction=config.reconstruction_loss,
                 sad_weight=config.sad_weight,
                 tv_weight=config.tv_weight,

@@ -37,17 +37,20 @@ def test_samplers_are_built_from_one_config(scheduler_config):
     assert int(ddim.timesteps[0]) == 1999  # 'trailing' starts from pure noise
     dpm = make_sampler(scheduler_config, "dpmsolver++", 20)
     assert isinstance(dpm, DPMSolverMultistepScheduler) and len(dpm.timesteps) == 20
-    assert dpm.config.algorithm_type == "dpmsolver++" and not dpm.config.thresholding
+    assert dpm.config.algorithm_type == "dpmsolver++" and dpm.config.thresholding
     for scheduler in (ddim, dpm):
         assert torch.equal(scheduler.betas, ddpm.betas)
     # the log-ratio x0 clip is the exact bound of encoded abundances, not [-1, 1]
     assert ddpm.config.clip_sample_range == pytest.approx(2 / 3 * np.log(1001) / 2.0)
 
 
-def test_dpm_solver_clips_unit_range_representations():
-    config = tiny_config().replace(n_endmembers=K, representation="paper")
-    dpm = make_sampler(build_scheduler(config).config, "dpmsolver++")
-    assert dpm.config.thresholding and dpm.config.sample_max_value == 1.0
+def test_dpm_solver_clips_x0_like_ddpm(scheduler_config):
+    dpm = make_sampler(scheduler_config, "dpmsolver++")
+    bound = scheduler_config["clip_sample_range"]
+    x0 = torch.linspace(-3 * bound, 3 * bound, 12).reshape(1, 3, 2, 2)
+    expected = x0.clamp(-bound, bound)  # plain clip, no rescaling by a quantile
+    assert torch.equal(dpm._threshold_sample(x0), expected)
+    assert float(dpm.config.sample_max_value) == pytest.approx(bound)
 
 
 def test_bad_sampler_requests(scheduler_config):

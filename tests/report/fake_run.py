@@ -12,7 +12,7 @@ from msfdiff.data.abundances import make_synthetic_abundances, write_abundance_d
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.writers import write_hsi
 from msfdiff.fusion import fuse
-from msfdiff.plotting import plt, save_figure
+from msfdiff.plotting import plot_reconstruction, plt, save_figure
 from msfdiff.unmixing import SceneUnmixer
 from tests.synthetic import known_scene
 
@@ -54,6 +54,7 @@ def write_photos(folder: Path, n: int = N_PHOTOS) -> list[Path]:
 
 
 def train_unmixer(folder: Path) -> SceneUnmixer:
+    """The tiny unmixer of the brief, saved as the unmix stage saves it (without figures)."""
     cube, _, _ = known_scene(size=32, k=K)
     unmixer = SceneUnmixer(
         K,
@@ -101,6 +102,13 @@ def build_run(root: Path, photos_dir: Path) -> Path:
         key: float(np.mean([r[key] for r in eval_rows])) for key in eval_rows[0] if key != "source"
     }
     (root / "unmixing" / "eval.json").write_text(json.dumps({"mean": mean, "images": eval_rows}))
+    held_out, _, _ = known_scene(size=16, k=K, seed=1)
+    plot_reconstruction(
+        held_out.data,
+        unmixer.reconstruct(held_out),
+        held_out.wavelengths_nm,
+        root / "unmixing" / "eval_figures" / "reconstruction_00.png",
+    )
 
     photos = write_photos(photos_dir)
     inferred = make_synthetic_abundances(len(photos), SIZE, SIZE, K, seed=1)
