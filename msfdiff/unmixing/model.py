@@ -73,9 +73,9 @@ class UnmixingAutoencoder(ModelMixin, ConfigMixin):
     decoder_bias : bool
         Whether the decoder has the bias ``b`` of Eq. 3 (paper: yes; official code: no).
     linear_skip : bool
-        Add a 1×1 convolution from the input straight to the logits. The deep path then only
-        learns the non-linear part, which lets a short CPU run beat a linear band-to-spectrum
-        map (the official code gets a similar shortcut from its global skips).
+        Add a 1×1 convolution from the input straight to the logits, so the deep path only
+        learns the non-linear part (the official code gets a similar shortcut from its global
+        skips); it speeds up short CPU runs.
     input_mean, input_std : tuple of float
         Per-channel statistics of the training inputs; the encoder standardises with them so
         reflectance (≈0–0.5) and photos share one scale inside the network.
