@@ -50,7 +50,9 @@ def tiny_run(out: Path, *, steps: int, size: int, seed: int) -> tuple[Path, Path
     data = write_abundance_dataset(out / "abundances", maps)
     config = DiffusionConfig(
         image_size=size,
-        unet=UNetConfig(block_out_channels=(16, 32, 64), norm_num_groups=8, attention_resolutions=()),
+        unet=UNetConfig(
+            block_out_channels=(16, 32, 64), norm_num_groups=8, attention_resolutions=()
+        ),
         training=TrainingConfig(
             learning_rate=1e-3,
             lr_warmup_steps=50,
@@ -86,10 +88,7 @@ def quality(sampled: np.ndarray, real: np.ndarray) -> dict[str, float]:
     """Distances between two sets of abundance maps (n, H, W, k); see the module docstring."""
     k = real.shape[-1]
     w1 = np.mean(
-        [
-            wasserstein_distance(sampled[..., j].ravel(), real[..., j].ravel())
-            for j in range(k)
-        ]
+        [wasserstein_distance(sampled[..., j].ravel(), real[..., j].ravel()) for j in range(k)]
     )
     a, b = sampled.reshape(-1, k)[:, :-1], real.reshape(-1, k)[:, :-1]
     mean_a, mean_b = a.mean(0), b.mean(0)
@@ -106,9 +105,7 @@ def quality(sampled: np.ndarray, real: np.ndarray) -> dict[str, float]:
 
 
 def _roughness(maps: np.ndarray) -> float:
-    return float(
-        (np.abs(np.diff(maps, axis=1)).mean() + np.abs(np.diff(maps, axis=2)).mean()) / 2
-    )
+    return float((np.abs(np.diff(maps, axis=1)).mean() + np.abs(np.diff(maps, axis=2)).mean()) / 2)
 
 
 def run_sampler(
@@ -127,7 +124,9 @@ def run_sampler(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run", type=Path, help="RUN_DIR (or RUN_DIR/diffusion) of a trained model")
+    parser.add_argument(
+        "--run", type=Path, help="RUN_DIR (or RUN_DIR/diffusion) of a trained model"
+    )
     parser.add_argument("--abundances", type=Path, help="the real abundance dataset it learned")
     parser.add_argument("--n", type=int, default=32, help="samples per sampler")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -153,14 +152,21 @@ def main() -> None:
         dataset = load_abundance_dataset(data)
         size = pipe.image_size
         real = real_crops(dataset, args.n, size, seed=1)
-        results = [{"sampler": "real vs real", **quality(real_crops(dataset, args.n, size, 2), real)}]
+        results = [
+            {"sampler": "real vs real", **quality(real_crops(dataset, args.n, size, 2), real)}
+        ]
         total = int(pipe.scheduler_config["num_train_timesteps"])
         plan = [("ddpm", total), ("ddim", args.ddim_steps), ("dpmsolver++", args.dpm_steps)]
         for sampler, steps in plan:
             maps, nfe, seconds = run_sampler(pipe, sampler, steps, args.n, args.batch_size)
             results.append(
-                {"sampler": sampler, "steps": steps, "NFE": nfe, "s/sample": seconds,
-                 **quality(maps, real)}  # fmt: skip
+                {
+                    "sampler": sampler,
+                    "steps": steps,
+                    "NFE": nfe,
+                    "s/sample": seconds,
+                    **quality(maps, real),
+                }
             )
             print(f"  {sampler}: {seconds:.3f} s/sample, {nfe} network evaluations")
 

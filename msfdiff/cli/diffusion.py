@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import typer
@@ -13,7 +11,6 @@ from msfdiff.cli._common import console, progress
 diffusion_app = typer.Typer(
     help="Abundance diffusion: learn the distribution of abundance maps.", no_args_is_help=True
 )
-MANIFEST_NAME = "sampling.json"
 
 
 def register(app: typer.Typer) -> None:
@@ -110,98 +107,21 @@ def sample(
     force: bool = typer.Option(False, "--force", help="Regenerate samples already in OUT."),
 ) -> None:
     """Sample abundance maps and fuse them with the unmixer's endmembers into HSIs."""
-    import numpy as np
+    from msfdiff.generate import generate_samples
 
-    from msfdiff.diffusion.pipeline import AbundancePipeline, make_sampler
-    from msfdiff.errors import DataFormatError
-    from msfdiff.fusion import HSI_SUFFIXES, abundance_path, fuse, write_sample
-    from msfdiff.unmixing import load_unmixer
-
-    if format not in HSI_SUFFIXES:
-        raise DataFormatError(f"unknown --format {format!r}; choose one of {list(HSI_SUFFIXES)}")
-    unmixer = load_unmixer(run)
-    pipe = AbundancePipeline.from_pretrained(run / "diffusion")
-    endmembers = np.asarray(unmixer.endmembers_)
-    if endmembers.shape[0] != pipe.k:
-        raise DataFormatError(
-            f"{run}: the unmixer has {endmembers.shape[0]} endmembers, the diffusion model {pipe.k}"
-        )
-    pipe.class_index(class_name)  # fail before touching OUT
-    scheduler = make_sampler(pipe.scheduler_config, sampler, steps)
-    settings = {
-        "model_sha256": _weights_digest(run / "diffusion"),
-        "unmixer": str((run / "unmixing").resolve()),
-        "sampler": sampler,
-        "steps": len(scheduler.timesteps),
-        "seed": seed,
-        "class": class_name,
-        "format": format,
-        "noise": noise,
-    }
-    _prepare_out(out, settings, force=force)
-    todo = [i for i in range(n) if force or not abundance_path(out, i).exists()]
-    if len(todo) < n:
-        console.print(
-            f"{n - len(todo)} of {n} samples already in {out}; making the other {len(todo)}"
-        )
-    batches = pipe.generate(
-        todo,
+    generate_samples(
+        run,
+        out,
+        n=n,
         sampler=sampler,
         steps=steps,
+        format=format,
         seed=seed,
-        batch_size=batch_size,
+        noise=noise,
         class_name=class_name,
+        batch_size=batch_size,
+        force=force,
+        progress=lambda items, total: progress(items, total=total, description="sampling"),
+        log=console.print,
     )
-    per_sample = ((i, a) for indices, maps in batches for i, a in zip(indices, maps, strict=True))
-    for i, abundance in progress(per_sample, total=len(todo), description="sampling"):
-        hsi = fuse(
-            endmembers,
-            abundance,
-            bias=unmixer.bias_,
-            noise_std=unmixer.noise_std_ if noise else None,
-            rng=np.random.default_rng([seed, i]),
-        )
-        # force: leftovers of an interrupted sample are ours (OUT was checked above)
-        write_sample(
-            out,
-            i,
-            abundance,
-            hsi,
-            wavelengths_nm=unmixer.wavelengths_,
-            endmembers=endmembers,
-            format=format,
-            force=True,
-        )
-    console.print(f"done: {n} samples in {out} ({sampler}, {settings['steps']} steps)")
-
-
-def _weights_digest(folder: Path) -> str:
-    """SHA-256 of the sampling weights, so resuming into OUT never mixes two models."""
-    from msfdiff.diffusion.pipeline import UNET_DIR
-
-    digest = hashlib.sha256()
-    for path in sorted((folder / UNET_DIR).glob("*.safetensors")):
-        with open(path, "rb") as f:
-            digest.update(hashlib.file_digest(f, "sha256").digest())
-    return digest.hexdigest()
-
-
-def _prepare_out(out: Path, settings: dict, *, force: bool) -> None:
-    """Create OUT or check it holds samples made with the same settings (then they are reused)."""
-    from msfdiff._io import write_json
-    from msfdiff.errors import OutputExistsError
-
-    manifest = out / MANIFEST_NAME
-    if out.exists() and not force:
-        if manifest.is_file():
-            previous = json.loads(manifest.read_text())
-            differ = sorted(key for key in settings if previous.get(key) != settings[key])
-            if differ:
-                raise OutputExistsError(
-                    f"{out}: holds samples made with other settings ({', '.join(differ)}); "
-                    "use --force or another --out"
-                )
-        elif any(out.iterdir()):
-            raise OutputExistsError(f"{out}: exists and is not a sampling folder; use --force")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(manifest, settings)
+    console.print(f"done: {n} samples in {out} ({sampler})")

@@ -9,6 +9,10 @@ import typer
 from msfdiff.cli._common import console
 
 
+def _log(line: str) -> None:
+    console.print(line, markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("demo")(demo)
@@ -29,7 +33,7 @@ def run(
 
     experiment = load_experiment(config)
     run_dir = out or Path("runs") / experiment.name
-    Runner(experiment, run_dir, log=console.print).run(only=stage)
+    Runner(experiment, run_dir, log=_log).run(only=stage)
     console.print(f"run directory: {run_dir}  (open {run_dir / 'report.html'})")
 
 
@@ -47,6 +51,6 @@ def demo(
     from msfdiff.pipeline.demo import demo_experiment
     from msfdiff.pipeline.runner import Runner
 
-    experiment = demo_experiment(out, data=data, log=console.print)
-    Runner(experiment, out, log=console.print).run(only=stage)
+    experiment = demo_experiment(out, data=data, log=_log)
+    Runner(experiment, out, log=_log).run(only=stage)
     console.print(f"done: open {out / 'report.html'}")

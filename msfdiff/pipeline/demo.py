@@ -11,8 +11,14 @@ from msfdiff.errors import DataNotFoundError
 from msfdiff.pipeline.config import ExperimentConfig
 
 # Sized so the whole embedded demo finishes in well under 15 minutes on 2 CPU cores.
-DEMO_UNMIXING = {"preset": "cpu", "overrides": {"epochs": 120}}
-DEMO_DIFFUSION = {"preset": "cpu", "overrides": {}}
+DEMO_UNMIXING = {"preset": "cpu", "overrides": {"epochs": 80}}
+DEMO_DIFFUSION = {
+    "preset": "cpu",
+    "overrides": {
+        "unet": {"block_out_channels": [16, 32, 64]},
+        "training": {"max_steps": 600, "checkpoint_every": 100, "learning_rate": 5e-4},
+    },
+}
 DEMO_SAMPLING = {"n": 8, "sampler": "dpmsolver++", "steps": 20, "format": "envi"}
 
 

@@ -98,7 +98,7 @@ def diffusion(runner: Runner, resume: bool) -> None:
 
 
 def sample(runner: Runner, resume: bool) -> None:
-    from msfdiff.fusion import generate_samples
+    from msfdiff.generate import generate_samples
 
     cfg = runner.config.sampling
     generate_samples(
@@ -113,6 +113,8 @@ def sample(runner: Runner, resume: bool) -> None:
         class_name=cfg.class_name,
         batch_size=cfg.batch_size,
         force=not resume,
+        progress=lambda items, total: progress(items, total=total, description="sampling"),
+        log=console.print,
     )
 
 

@@ -139,7 +139,9 @@ class SceneUnmixer:
             checkpoint_every=self.checkpoint_every,
             resume=self.resume,
             on_step=self.on_step,
-            loss_scale=float(mean_spectrum.mean()) if config.loss_normalisation == "mean-reflectance" else 1.0,
+            loss_scale=float(mean_spectrum.mean())
+            if config.loss_normalisation == "mean-reflectance"
+            else 1.0,
         )
         self.model_ = model
         self.noise_std_ = self._residual_std(cubes)
@@ -229,7 +231,11 @@ class SceneUnmixer:
         batch = torch.from_numpy(np.ascontiguousarray(rgb.reshape(-1, *rgb.shape[-3:]))).permute(
             0, 3, 1, 2
         )
-        out = torch.cat([self.model_.encode(b[None]) for b in batch]).permute(0, 2, 3, 1).numpy()
+        out = (
+            torch.cat([self.model_.encode(chunk) for chunk in batch.split(16)])
+            .permute(0, 2, 3, 1)
+            .numpy()
+        )
         return out.reshape(*rgb.shape[:-1], -1)
 
     def inverse_transform(self, abundances: np.ndarray) -> np.ndarray:

@@ -114,15 +114,21 @@ def infer_photo_abundances(
     gain = unmixer.photo_gain([read_photo(p.path, size=size, crop=crop) for p in photos[::step]])
     k = unmixer.config_.n_endmembers
     previews: list[tuple[str, np.ndarray, np.ndarray]] = []
+    chunks = [photos[i : i + 16] for i in range(0, len(photos), 16)]
     with AbundanceDatasetWriter(
         out, n=len(photos), height=size, width=size, k=k, force=force
     ) as writer:
-        for i, photo in enumerate(progress(photos, total=len(photos), description="inferring")):
-            rgb = read_photo(photo.path, size=size, crop=crop)
-            abundance = unmixer.transform(unmixer.rgb_from_photo(rgb, gain=gain))
-            writer.write(i, abundance, source=str(photo.path), label=photo.label)
-            if len(previews) < n_previews:
-                previews.append((Path(photo.path).name, rgb, abundance))
+        row = 0
+        for chunk in progress(
+            chunks, total=len(chunks), description=f"inferring {len(photos)} photos"
+        ):
+            rgbs = np.stack([read_photo(p.path, size=size, crop=crop) for p in chunk])
+            abundances = unmixer.transform(unmixer.rgb_from_photo(rgbs, gain=gain))
+            for photo, rgb, abundance in zip(chunk, rgbs, abundances, strict=True):
+                writer.write(row, abundance, source=str(photo.path), label=photo.label)
+                row += 1
+                if len(previews) < n_previews:
+                    previews.append((Path(photo.path).name, rgb, abundance))
     _write_previews(out / "previews", previews)
     return len(photos)
 

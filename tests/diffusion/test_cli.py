@@ -56,9 +56,8 @@ def test_train_resume_and_refusals(cli, tmp_path, abundance_dir, monkeypatch):
 def run(tmp_path, trained_run, monkeypatch, rng):
     """A run folder with the tiny trained diffusion model and a fake unmixer beside it."""
     shutil.copytree(trained_run / "diffusion", tmp_path / "run" / "diffusion")
-    unmixer = SimpleNamespace(
+    unmixer = SimpleNamespace(  # endmembers_ hold the decoder bias (exact on the simplex)
         endmembers_=rng.uniform(0, 1, (K, N_BANDS)).astype(np.float32),
-        bias_=rng.normal(0, 0.01, N_BANDS).astype(np.float32),
         wavelengths_=np.linspace(450, 650, N_BANDS),
         noise_std_=np.full(N_BANDS, 0.01, dtype=np.float32),
     )
@@ -76,7 +75,7 @@ def test_sample_writes_fused_hsis_and_resumes(cli, run, tmp_path):
     maps = [np.load(out / f"sample_{i:04d}_abundance.npy") for i in range(3)]
     for i, a in enumerate(maps):
         assert a.shape == (SIZE, SIZE, K) and np.abs(a.sum(-1) - 1).max() < 1e-5
-        expected = fuse(unmixer.endmembers_, a, bias=unmixer.bias_)  # --no-noise by default
+        expected = fuse(unmixer.endmembers_, a)  # --no-noise by default
         np.testing.assert_allclose(np.load(out / f"sample_{i:04d}.npy"), expected, atol=1e-6)
     stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
 
@@ -104,3 +103,17 @@ def test_sample_refuses_foreign_folders_and_bad_requests(cli, run, tmp_path):
     result = cli("sample", "--run", run_dir, "--out", tmp_path / "o", "--n", 1)
     assert isinstance(result.exception, ConfigError) and "pass --class" in str(result.exception)
     assert not (tmp_path / "o").exists()
+
+
+def test_noise_adds_the_unmixers_residual_std(cli, run, tmp_path):
+    run_dir, unmixer = run
+    out = tmp_path / "noisy"
+    args = ["sample", "--run", run_dir, "--out", out, "--n", 2, "--class", "farmland"]
+    result = cli(*args, "--sampler", "ddim", "--steps", 2, "--format", "npy", "--noise")
+    assert result.exit_code == 0, result.output
+    residuals = [
+        np.load(out / f"sample_{i:04d}.npy")
+        - fuse(unmixer.endmembers_, np.load(out / f"sample_{i:04d}_abundance.npy"))
+        for i in range(2)
+    ]
+    assert np.std(residuals) == pytest.approx(0.01, rel=0.1)  # 3584 values, std known: 0.01
