@@ -111,8 +111,3 @@ class SimplexCodec:
         if self.representation == "logratio":
             return clr_bound(k, floor=self.floor) / self.scale
         return 1.0
-
-    @property
-    def on_simplex(self) -> bool:
-        """Whether decoded samples are guaranteed to be non-negative and sum to one."""
-        return self.representation != "official"
