@@ -577,7 +577,9 @@ def expand_hsi_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
                 if p.suffix.lower() in HSI_SUFFIXES and not p.name.endswith("_abundance.npy")
             )
             if not found:
-                raise DataNotFoundError(f"{path}: folder holds no HSI files ({', '.join(HSI_SUFFIXES)})")
+                raise DataNotFoundError(
+                    f"{path}: folder holds no HSI files ({', '.join(HSI_SUFFIXES)})"
+                )
             out += found
         else:
             out.append(path)
