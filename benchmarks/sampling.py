@@ -45,7 +45,7 @@ from msfdiff.diffusion.training import train
 
 
 def tiny_run(out: Path, *, steps: int, size: int, seed: int) -> tuple[Path, Path]:
-    """Train a 0.7 M-parameter model on synthetic 4-endmember maps; return (run, data) folders."""
+    """Train a 0.64 M-parameter model on synthetic 4-endmember maps; return (run, data) folders."""
     maps = make_synthetic_abundances(256, 2 * size, 2 * size, 4, smoothness=3.0, seed=seed)
     data = write_abundance_dataset(out / "abundances", maps)
     config = DiffusionConfig(
