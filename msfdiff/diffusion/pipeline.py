@@ -136,6 +136,10 @@ class AbundancePipeline:
         Maps diffused values back to abundances.
     classes : sequence of str
         Scene classes of a class-conditional model, in embedding order; empty otherwise.
+    batch_invariant : bool
+        Run the denoiser one sample at a time, so sample ``i`` is bit-identical whatever the
+        batch size (batched convolutions round differently). On a CPU this costs little;
+        on a GPU, set it to False for throughput.
 
     Examples
     --------
@@ -150,8 +154,10 @@ class AbundancePipeline:
         codec: SimplexCodec,
         *,
         classes: Sequence[str] = (),
+        batch_invariant: bool = True,
     ) -> None:
         self.unet = unet.eval()
+        self.batch_invariant = batch_invariant
         self.scheduler_config = dict(scheduler_config)
         self.codec = codec
         self.classes = list(classes)
@@ -231,6 +237,15 @@ class AbundancePipeline:
             batch = indices[start : start + batch_size]
             yield batch, self._sample_batch(batch, sampler, steps, seed, label)
 
+    def _denoise(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if not self.batch_invariant:
+            return self.unet(x, t, class_labels=labels).sample
+        rows = [
+            self.unet(x[i : i + 1], t, class_labels=None if labels is None else labels[i : i + 1]).sample
+            for i in range(x.shape[0])
+        ]
+        return torch.cat(rows)
+
     @torch.inference_mode()
     def _sample_batch(
         self, batch: list[int], sampler: str, steps: int | None, seed: int, label: int | None
@@ -242,7 +257,7 @@ class AbundancePipeline:
         x = x * scheduler.init_noise_sigma
         labels = None if label is None else torch.full((len(batch),), label, device=self.device)
         for t in scheduler.timesteps:
-            eps = self.unet(scheduler.scale_model_input(x, t), t, class_labels=labels).sample
+            eps = self._denoise(scheduler.scale_model_input(x, t), t, labels)
             x = scheduler.step(eps, t, x, generator=generators).prev_sample
         abundances = self.codec.decode(x.float(), dim=1)
         return abundances.permute(0, 2, 3, 1).cpu().numpy()
