@@ -43,6 +43,11 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 def load_yaml(cls: type[T], path: str | Path) -> T:
     """Read a YAML file into ``cls``."""
+    return from_dict(cls, read_yaml_mapping(path), where=str(path))
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """A YAML file's top-level mapping, with one-line errors for missing or malformed files."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -52,7 +57,7 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
         raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    return from_dict(cls, data, where=str(path))
+    return data or {}
 
 
 def save_yaml(obj: Any, path: str | Path) -> None:

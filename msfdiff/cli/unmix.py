@@ -59,8 +59,7 @@ def train(
 ) -> None:
     """Train the unmixing network on HSIs; writes OUT/unmixing (model, endmembers, figures)."""
     from msfdiff.errors import OutputExistsError
-    from msfdiff.unmixing import SceneUnmixer
-    from msfdiff.unmixing.reporting import write_unmixing_figures
+    from msfdiff.unmixing.reporting import train_and_save
 
     target = out / "unmixing"
     if (target / "unmixer.json").exists() and not (force or resume):
@@ -71,23 +70,21 @@ def train(
         shutil.rmtree(target)
     cubes = read_cubes(hsi, key=key, wavelengths=wavelengths, scale=scale)
     bar = StepBar("unmixing")
-    unmixer = SceneUnmixer(
-        k,
-        preset=preset,
-        random_state=seed,
-        checkpoint_dir=target / "checkpoints",
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        on_step=bar,
-        epochs=epochs,
-        batch_size=batch_size,
-        crop_size=crop_size,
-        band_selection=bands,
-    )
     with bar:
-        unmixer.fit(cubes)
-    unmixer.save(target)
-    write_unmixing_figures(unmixer, cubes, target / "figures")
+        unmixer = train_and_save(
+            cubes,
+            target,
+            n_endmembers=k,
+            preset=preset,
+            random_state=seed,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            on_step=bar,
+            epochs=epochs,
+            batch_size=batch_size,
+            crop_size=crop_size,
+            band_selection=bands,
+        )
     console.print(f"unmixer saved to {target} ({len(unmixer.history_)} steps)")
 
 

@@ -237,11 +237,15 @@ class AbundancePipeline:
             batch = indices[start : start + batch_size]
             yield batch, self._sample_batch(batch, sampler, steps, seed, label)
 
-    def _denoise(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def _denoise(
+        self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None
+    ) -> torch.Tensor:
         if not self.batch_invariant:
             return self.unet(x, t, class_labels=labels).sample
         rows = [
-            self.unet(x[i : i + 1], t, class_labels=None if labels is None else labels[i : i + 1]).sample
+            self.unet(
+                x[i : i + 1], t, class_labels=None if labels is None else labels[i : i + 1]
+            ).sample
             for i in range(x.shape[0])
         ]
         return torch.cat(rows)

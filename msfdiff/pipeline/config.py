@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
-from msfdiff.config import from_dict, to_dict
+from msfdiff.config import from_dict, read_yaml_mapping, to_dict
 from msfdiff.errors import ConfigError
 
 
@@ -94,14 +94,7 @@ class ExperimentConfig:
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment YAML (unknown keys and bad values fail loudly)."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path)
     return from_dict(ExperimentConfig, expand_paths(raw), where=str(path))
 
 

@@ -19,26 +19,22 @@ def _cubes(runner: Runner, paths):
 
 def unmix(runner: Runner, resume: bool) -> None:
     from msfdiff.cli.unmix import StepBar
-    from msfdiff.unmixing import SceneUnmixer
-    from msfdiff.unmixing.reporting import write_unmixing_figures
+    from msfdiff.unmixing.reporting import train_and_save
 
     cfg = runner.config.unmixing
     target = runner.run_dir / "unmixing"
     cubes = _cubes(runner, runner.config.data.hsi)
-    bar = StepBar("unmixing")
-    unmixer = SceneUnmixer(
-        preset=cfg.preset,
-        random_state=cfg.seed,
-        checkpoint_dir=target / "checkpoints",
-        checkpoint_every=cfg.checkpoint_every,
-        resume=resume,
-        on_step=bar,
-        **cfg.overrides,
-    )
-    with bar:
-        unmixer.fit(cubes)
-    unmixer.save(target)
-    write_unmixing_figures(unmixer, cubes, target / "figures")
+    with StepBar("unmixing") as bar:
+        train_and_save(
+            cubes,
+            target,
+            preset=cfg.preset,
+            random_state=cfg.seed,
+            checkpoint_every=cfg.checkpoint_every,
+            resume=resume,
+            on_step=bar,
+            **cfg.overrides,
+        )
 
 
 def eval_unmix(runner: Runner, resume: bool) -> None:

@@ -22,6 +22,15 @@ from msfdiff.unmixing.estimator import SceneUnmixer
 METRIC_KEYS = ("rmse", "psnr", "ssim", "sad_deg", "ergas")
 
 
+def train_and_save(cubes: Sequence[HyperCube], target: Path, **kwargs) -> SceneUnmixer:
+    """Fit a :class:`SceneUnmixer` (``kwargs`` are its arguments), checkpointing into
+    ``target/checkpoints``; save it and its figures into ``target``."""
+    unmixer = SceneUnmixer(checkpoint_dir=target / "checkpoints", **kwargs).fit(cubes)
+    unmixer.save(target)
+    write_unmixing_figures(unmixer, cubes, target / "figures")
+    return unmixer
+
+
 def evaluate_unmixer(
     unmixer: SceneUnmixer, cubes: Iterable[HyperCube], figures: Path | None = None
 ) -> dict:
