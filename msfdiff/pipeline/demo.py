@@ -16,7 +16,7 @@ DEMO_DIFFUSION = {
     "preset": "cpu",
     "overrides": {
         "unet": {"block_out_channels": [16, 32, 64]},
-        "training": {"max_steps": 600, "checkpoint_every": 100, "learning_rate": 5e-4},
+        "training": {"max_steps": 2000, "checkpoint_every": 250, "learning_rate": 5e-4},
     },
 }
 DEMO_SAMPLING = {"n": 8, "sampler": "dpmsolver++", "steps": 20, "format": "envi"}
