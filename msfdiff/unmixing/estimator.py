@@ -18,6 +18,7 @@ from msfdiff._io import atomic_write
 from msfdiff.config import from_dict, load_preset, to_dict
 from msfdiff.data.bands import BandSelector, parse_band_selector
 from msfdiff.data.cube import HyperCube
+from msfdiff.data.readers import check_same_bands
 from msfdiff.errors import DataFormatError, DataNotFoundError, NotFittedError
 from msfdiff.unmixing.config import UnmixingConfig
 from msfdiff.unmixing.model import UnmixingAutoencoder
@@ -100,7 +101,8 @@ class SceneUnmixer:
         config = self._resolve_config()
         self.config_ = config
         self.band_selector_ = parse_band_selector(config.band_selection)
-        _check_same_bands(cubes)
+        for cube in cubes[1:]:
+            check_same_bands(cubes[0], cube)
         self.wavelengths_ = cubes[0].wavelengths_nm
         self.n_bands_in_ = cubes[0].n_bands
 
@@ -307,15 +309,6 @@ def load_unmixer(run_dir: str | Path) -> SceneUnmixer:
     run_dir = Path(run_dir)
     folder = run_dir / "unmixing" if (run_dir / "unmixing" / STATE_FILE).exists() else run_dir
     return SceneUnmixer.load(folder)
-
-
-def _check_same_bands(cubes: Sequence[HyperCube]) -> None:
-    first = cubes[0]
-    for cube in cubes[1:]:
-        if cube.n_bands != first.n_bands:
-            raise DataFormatError(
-                f"{cube.source}: {cube.n_bands} bands, but {first.source} has {first.n_bands}"
-            )
 
 
 def _normalise(rgb: np.ndarray, mode: str) -> np.ndarray:
