@@ -2,7 +2,7 @@
 
 Used by ``msfdiff sample`` and by the pipeline's sample stage. Output folder::
 
-    OUT/sampling.json                 settings (model digest, sampler, steps, seed, …)
+    OUT/sampling.json                 settings (model digest, sampler, steps, seed, classes, …)
     OUT/sample_NNNN.<hdr|npy|mat|tif> the synthetic HSI, with wavelengths
     OUT/sample_NNNN_false_colour.png  preview;  OUT/sample_NNNN_profiles.png  Fig. 11 profiles
     OUT/sample_NNNN_abundance.npy     its abundance map (H, W, k), written last
@@ -70,6 +70,8 @@ def generate_samples(
         "steps": len(scheduler.timesteps),
         "seed": seed,
         "class": class_name,
+        # a conditional model asked for no class draws sample i from classes[i % len(classes)]
+        "classes": [] if class_name is not None else pipe.classes,
         "format": format,
         "noise": noise,
     }

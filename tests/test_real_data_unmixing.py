@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LinearRegression
 
-from msfdiff.data import read_hsi
+from msfdiff.data import chikusei_msfdiff_wavelengths, read_hsi
+from msfdiff.evaluation.reconstruction import reconstruction_metrics
 from msfdiff.unmixing import SceneUnmixer
 from msfdiff.unmixing.reporting import endmember_agreement, read_endmembers
 
@@ -23,11 +25,38 @@ def test_samson_loads_with_wavelengths_and_unmixes(shared_data):
     ] == pytest.approx(899.1, abs=0.1)
     reference = read_endmembers(samson / "end3.mat", 156)  # rock, tree, water
     assert reference.shape == (3, 156)
-    unmixer = SceneUnmixer(3, preset="cpu", epochs=60, random_state=0).fit(cube)
+    # Samson has pure pixels, so the decoder starts at N-FINDR's vertices without widening
+    # (docs/unmixing.md); then all three, dark water included, come back from RGB alone
+    # (measured 1.3°, 5.6°, 8.7°; the widened default gives 1.9°, 6.1°, 120°).
+    unmixer = SceneUnmixer(3, preset="cpu", epochs=60, random_state=0, decoder_enclose=0.0)
+    unmixer.fit(cube)
     agreement = endmember_agreement(unmixer, reference)
-    # From RGB alone, rock and tree are recovered within a few degrees; dark water is not
-    # (measured 1.4°, 4.6°, 59.6°; see the README). Random spectra here sit ~40-60° apart.
     assert len(agreement["sad_deg"]) == 3
-    assert sorted(agreement["sad_deg"])[1] < 10, agreement
+    assert max(agreement["sad_deg"]) < 12, agreement  # random spectra sit ~40-60° apart
     abundances = unmixer.transform(cube)
     np.testing.assert_allclose(abundances.sum(-1), 1, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_chikusei_network_beats_the_linear_band_map(shared_data):
+    """Issue acceptance: train on official patch 118, reconstruct patch 282 from its 3 bands."""
+    folder = shared_data / "hsi" / "chikusei_msfdiff"
+    wl = chikusei_msfdiff_wavelengths()
+    train = read_hsi(folder / "block_Chikusei_train_118.mat", key="Y", wavelengths=wl)
+    test = read_hsi(folder / "block_Chikusei_train_282.mat", key="Y", wavelengths=wl)
+    unmixer = SceneUnmixer(5, preset="cpu", random_state=0).fit(train)  # ~2 min here
+    network = reconstruction_metrics(unmixer.reconstruct(test), np.asarray(test.data))
+
+    # the baseline sees the same 3 channels: a least-squares affine map to all 59 bands
+    x_train = unmixer.rgb_from_hsi(train).reshape(-1, 3)
+    baseline_map = LinearRegression().fit(x_train, np.asarray(train.data).reshape(-1, 59))
+    predicted = baseline_map.predict(unmixer.rgb_from_hsi(test).reshape(-1, 3))
+    linear = reconstruction_metrics(
+        predicted.reshape(test.shape).astype(np.float32), np.asarray(test.data)
+    )
+    assert linear["psnr"] == pytest.approx(43.8, abs=0.1)  # README; camera:cie1931 bands
+    assert network["psnr"] > linear["psnr"] and network["sad_deg"] < linear["sad_deg"], (
+        network,
+        linear,
+    )
+    assert network["psnr"] >= 32 and network["sad_deg"] <= 7.75  # paper, Table 3

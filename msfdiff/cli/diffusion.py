@@ -97,7 +97,10 @@ def sample(
     ),
     format: str = typer.Option("envi", "--format", help="HSI file format: envi, npy, mat or tif."),
     class_name: str | None = typer.Option(
-        None, "--class", help="Scene class (class-conditional models only)."
+        None,
+        "--class",
+        help="Scene class (class-conditional models only); without it sample i is drawn from "
+        "the model's classes in turn.",
     ),
     seed: int = typer.Option(0, help="Sample i uses seed + i, whatever the batch size."),
     batch_size: int = typer.Option(8, help="Maps denoised together."),

@@ -197,7 +197,11 @@ class AbundancePipeline:
         return int(self.unet.config.sample_size)
 
     def class_index(self, class_name: str | None) -> int | None:
-        """Embedding index of ``class_name``; checks it matches how the model was trained."""
+        """Embedding index of ``class_name``; checks it matches how the model was trained.
+
+        ``None`` on a class-conditional model means "every class in turn" (see
+        :meth:`class_of`), so it returns None there too.
+        """
         if not self.classes:
             if class_name is not None:
                 raise ConfigError(
@@ -206,12 +210,21 @@ class AbundancePipeline:
                 )
             return None
         if class_name is None:
-            raise ConfigError(
-                f"the model is class-conditional: pass --class, one of {self.classes}"
-            )
+            return None
         if class_name not in self.classes:
             raise ConfigError(f"unknown class {class_name!r}; choose one of {self.classes}")
         return self.classes.index(class_name)
+
+    def class_of(self, index: int, class_name: str | None = None) -> str | None:
+        """The scene class sample ``index`` is drawn from.
+
+        A named class for every sample, or, on a conditional model asked for no class, the
+        classes in turn (sample ``i`` gets ``classes[i % n]``), so a set of samples covers every
+        scene type evenly and sample ``i`` does not depend on which others are drawn.
+        """
+        if class_name is not None or not self.classes:
+            return class_name
+        return self.classes[index % len(self.classes)]
 
     def generate(
         self,
@@ -230,12 +243,13 @@ class AbundancePipeline:
         """
         if batch_size < 1:
             raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
-        label = self.class_index(class_name)
-        make_sampler(self.scheduler_config, sampler, steps)  # validate before any work
+        self.class_index(class_name)  # validate before any work
+        make_sampler(self.scheduler_config, sampler, steps)
         indices = list(indices)
         for start in range(0, len(indices), batch_size):
             batch = indices[start : start + batch_size]
-            yield batch, self._sample_batch(batch, sampler, steps, seed, label)
+            labels = [self.class_index(self.class_of(i, class_name)) for i in batch]
+            yield batch, self._sample_batch(batch, sampler, steps, seed, labels)
 
     def _denoise(
         self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None
@@ -252,16 +266,21 @@ class AbundancePipeline:
 
     @torch.inference_mode()
     def _sample_batch(
-        self, batch: list[int], sampler: str, steps: int | None, seed: int, label: int | None
+        self,
+        batch: list[int],
+        sampler: str,
+        steps: int | None,
+        seed: int,
+        labels: list[int | None],
     ) -> np.ndarray:
         scheduler = make_sampler(self.scheduler_config, sampler, steps)
         generators = [torch.Generator("cpu").manual_seed(seed + i) for i in batch]
         shape = (len(batch), self.k, self.image_size, self.image_size)
         x = randn_tensor(shape, generator=generators, device=self.device, dtype=torch.float32)
         x = x * scheduler.init_noise_sigma
-        labels = None if label is None else torch.full((len(batch),), label, device=self.device)
+        label_tensor = None if labels[0] is None else torch.tensor(labels, device=self.device)
         for t in scheduler.timesteps:
-            eps = self._denoise(scheduler.scale_model_input(x, t), t, labels)
+            eps = self._denoise(scheduler.scale_model_input(x, t), t, label_tensor)
             x = scheduler.step(eps, t, x, generator=generators).prev_sample
         abundances = self.codec.decode(x.float(), dim=1)
         return abundances.permute(0, 2, 3, 1).cpu().numpy()

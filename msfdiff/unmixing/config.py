@@ -22,6 +22,11 @@ class UnmixingConfig:
     attention: Literal["cbam", "se"] = "cbam"
     res_scale: float = 1.0
     decoder_bias: bool = True
+    # "nfindr" starts the endmembers at the purest training pixels, widened until the simplex
+    # holds a ``decoder_enclose`` fraction of them (docs/unmixing.md); "mean" at jittered
+    # copies of the mean spectrum.
+    decoder_init: Literal["mean", "nfindr"] = "mean"
+    decoder_enclose: float = 0.0
     linear_skip: bool = False
     nonneg_endmembers: bool = False
     reconstruction_loss: Literal["mae", "charbonnier"] = "mae"
@@ -48,6 +53,10 @@ class UnmixingConfig:
         for name in ("epochs", "batch_size", "crop_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be ≥ 1 (got {getattr(self, name)})")
+        if not 0.0 <= self.decoder_enclose <= 1.0:
+            raise ConfigError(
+                f"decoder_enclose is a fraction of pixels in [0, 1], got {self.decoder_enclose}"
+            )
         if not self.widths:
             raise ConfigError("widths must list at least one encoder width")
         if any(not 0 < m < 1 for m in self.lr_milestones):

@@ -21,6 +21,7 @@ from msfdiff.data.cube import HyperCube
 from msfdiff.data.readers import check_same_bands
 from msfdiff.errors import DataFormatError, DataNotFoundError, NotFittedError
 from msfdiff.unmixing.config import UnmixingConfig
+from msfdiff.unmixing.endmembers import nfindr
 from msfdiff.unmixing.model import UnmixingAutoencoder
 from msfdiff.unmixing.training import train_unmixer
 
@@ -107,7 +108,8 @@ class SceneUnmixer:
         self.n_bands_in_ = cubes[0].n_bands
 
         torch.manual_seed(self.random_state)
-        mean_rgb, std_rgb, mean_spectrum = self._statistics(cubes)
+        mean_rgb, std_rgb, spectra = self._statistics(cubes)
+        mean_spectrum = spectra.mean(0)
         model = UnmixingAutoencoder(
             n_bands=self.n_bands_in_,
             n_endmembers=config.n_endmembers,
@@ -120,7 +122,13 @@ class SceneUnmixer:
             input_mean=tuple(map(float, mean_rgb)),
             input_std=tuple(map(float, std_rgb)),
         )
-        model.init_decoder(torch.from_numpy(mean_spectrum).float())
+        start = None
+        if config.decoder_init == "nfindr":
+            start = nfindr(
+                spectra, config.n_endmembers, enclose=config.decoder_enclose, seed=self.random_state
+            )
+            start = torch.from_numpy(start).float()
+        model.init_decoder(torch.from_numpy(mean_spectrum).float(), endmembers=start)
 
         def crop(i: int, r: int, c: int, size: int) -> tuple[np.ndarray, np.ndarray]:
             cube = cubes[i]
@@ -150,16 +158,17 @@ class SceneUnmixer:
         return self
 
     def _statistics(self, cubes: Sequence[HyperCube]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Mean/std of the 3-band inputs and the mean spectrum, from a subsample of pixels."""
+        """Mean/std of the 3-band inputs and a strided subsample of spectra (≈2**16 in all)."""
         rgbs, spectra = [], []
+        per_cube = max(64, 2**16 // len(cubes))
         for cube in cubes:
             h, w = cube.shape[:2]
-            step = max(1, int(np.sqrt(h * w / 65536)))
+            step = max(1, int(np.ceil(np.sqrt(h * w / per_cube))))
             sub = np.asarray(cube.data[::step, ::step], dtype=np.float32)
             rgbs.append(self._rgb_from_hsi(cube.with_data(sub)).reshape(-1, 3))
             spectra.append(sub.reshape(-1, cube.n_bands))
-        rgb, spectra_all = np.concatenate(rgbs), np.concatenate(spectra)
-        return rgb.mean(0), rgb.std(0) + 1e-6, spectra_all.mean(0)
+        rgb = np.concatenate(rgbs)
+        return rgb.mean(0), rgb.std(0) + 1e-6, np.concatenate(spectra)
 
     def _residual_std(self, cubes: Sequence[HyperCube]) -> np.ndarray:
         sq, n = np.zeros(self.n_bands_in_), 0

@@ -139,19 +139,31 @@ class UnmixingAutoencoder(ModelMixin, ConfigMixin):
         return self.decoder.weight[:, :, 0, 0].T
 
     @torch.no_grad()
-    def init_decoder(self, mean_spectrum: torch.Tensor, *, jitter: float = 0.05) -> None:
-        """Start every endmember near the mean spectrum, so early reconstructions are sane.
+    def init_decoder(
+        self,
+        mean_spectrum: torch.Tensor,
+        *,
+        endmembers: torch.Tensor | None = None,
+        jitter: float = 0.05,
+    ) -> None:
+        """Start the decoder at given ``endmembers`` (k, C), or near the mean spectrum.
 
-        With a bias, the bias takes the mean and the endmembers start as small jittered copies;
-        without one, the endmembers themselves start at the mean (any abundance then reproduces it).
+        With given endmembers the bias starts at zero. Otherwise, with a bias, the bias takes
+        half the mean and the endmembers start as jittered copies of the other half; without
+        one, the endmembers start at the mean (any abundance then reproduces it).
         """
         k = self.config.n_endmembers
-        noise = 1 + jitter * torch.randn(k, mean_spectrum.numel())
-        if self.decoder.bias is not None:
+        if endmembers is not None:
+            weights = endmembers
+            if self.decoder.bias is not None:
+                self.decoder.bias.zero_()
+        elif self.decoder.bias is not None:
             self.decoder.bias.copy_(0.5 * mean_spectrum)
-            weights = 0.5 * mean_spectrum[None] * noise
+            weights = (
+                0.5 * mean_spectrum[None] * (1 + jitter * torch.randn(k, mean_spectrum.numel()))
+            )
         else:
-            weights = mean_spectrum[None] * noise
+            weights = mean_spectrum[None] * (1 + jitter * torch.randn(k, mean_spectrum.numel()))
         self.decoder.weight.copy_(weights.T[:, :, None, None])
 
     @torch.no_grad()

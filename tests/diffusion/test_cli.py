@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from types import SimpleNamespace
 
@@ -100,9 +101,30 @@ def test_sample_refuses_foreign_folders_and_bad_requests(cli, run, tmp_path):
         "sample", "--run", run_dir, "--out", tmp_path / "busy", "--n", 1, "--class", "river"
     )
     assert isinstance(result.exception, OutputExistsError)
-    result = cli("sample", "--run", run_dir, "--out", tmp_path / "o", "--n", 1)
-    assert isinstance(result.exception, ConfigError) and "pass --class" in str(result.exception)
+    result = cli("sample", "--run", run_dir, "--out", tmp_path / "o", "--n", 1, "--class", "sea")
+    assert isinstance(result.exception, ConfigError) and "unknown class 'sea'" in str(
+        result.exception
+    )
     assert not (tmp_path / "o").exists()
+    # a conditional model asked for no class draws the classes in turn, and says so
+    result = cli(
+        "sample",
+        "--run",
+        run_dir,
+        "--out",
+        tmp_path / "mix",
+        "--n",
+        2,
+        "--sampler",
+        "ddim",
+        "--steps",
+        2,
+        "--format",
+        "npy",
+    )
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "mix" / "sampling.json").read_text())
+    assert settings["class"] is None and settings["classes"] == ["farmland", "river"]
 
 
 def test_noise_adds_the_unmixers_residual_std(cli, run, tmp_path):

@@ -108,8 +108,15 @@ def test_trained_run_loads_and_checks_classes(trained_run):
     assert pipe.classes == ["farmland", "river"] and pipe.k == K and pipe.image_size == SIZE
     maps = pipe(2, sampler="dpmsolver++", steps=5, class_name="river")
     assert maps.shape == (2, SIZE, SIZE, K) and np.abs(maps.sum(-1) - 1).max() < 1e-5
-    with pytest.raises(ConfigError, match=r"class-conditional: pass --class, one of \['farmland'"):
-        pipe(1, sampler="ddim", steps=2)
+    # no class: the classes in turn, each sample as if its class had been named
+    mixed = pipe(3, sampler="ddim", steps=2, seed=4)
+    assert [pipe.class_of(i) for i in range(3)] == ["farmland", "river", "farmland"]
+    for i, name in enumerate(["farmland", "river"]):
+        named = pipe(i + 1, sampler="ddim", steps=2, seed=4, class_name=name)
+        np.testing.assert_array_equal(mixed[i], named[i])
+    assert not np.array_equal(
+        mixed[0], pipe(1, sampler="ddim", steps=2, seed=4, class_name="river")[0]
+    )
     with pytest.raises(ConfigError, match="unknown class 'forest'"):
         pipe(1, sampler="ddim", steps=2, class_name="forest")
     with pytest.raises(DataNotFoundError, match="no trained diffusion model"):
