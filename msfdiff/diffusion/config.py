@@ -57,6 +57,9 @@ class ScheduleConfig:
     beta_start: float = 1e-6
     beta_end: float = 1e-2
     beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = "linear"
+    # What the network predicts: the noise (DDPM, the paper), the velocity
+    # sqrt(abar)*eps - sqrt(1-abar)*x0 (Salimans & Ho 2022), or x0 itself.
+    prediction_type: Literal["epsilon", "v_prediction", "sample"] = "epsilon"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class TrainingConfig:
     """
 
     loss: Literal["l2", "l1"] = "l2"
+    # Min-SNR-gamma loss weighting (Hang et al. 2023); null weighs every timestep equally.
+    snr_gamma: float | None = None
     learning_rate: float = 1e-4
     lr_warmup_steps: int = 0
     batch_size: int = 8
@@ -90,6 +95,8 @@ class TrainingConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"training.{name} must be >= 1, got {getattr(self, name)}")
+        if self.snr_gamma is not None and self.snr_gamma <= 0:
+            raise ValueError(f"training.snr_gamma must be > 0 or null, got {self.snr_gamma}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"training.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
 

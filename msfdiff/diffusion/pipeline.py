@@ -70,7 +70,7 @@ def build_scheduler(config: DiffusionConfig) -> DDPMScheduler:
         beta_start=schedule.beta_start,
         beta_end=schedule.beta_end,
         beta_schedule=schedule.beta_schedule,
-        prediction_type="epsilon",
+        prediction_type=schedule.prediction_type,
         clip_sample=True,
         clip_sample_range=config.codec.clip_range(config.n_endmembers),
     )

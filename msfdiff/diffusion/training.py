@@ -34,9 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator, PartialState
-from diffusers import UNet2DModel
+from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel
+from diffusers.training_utils import EMAModel, compute_snr
 
 from msfdiff._io import atomic_write
 from msfdiff.data.abundances import AbundanceDataset, atomic_dir
@@ -346,8 +346,7 @@ class DiffusionTrainer:
         class_labels = labels.to(device) if self.config.conditional else None
         self.model.train()
         predicted = self.model(noisy, timesteps, class_labels=class_labels).sample.float()
-        loss_fn = F.l1_loss if train.loss == "l1" else F.mse_loss
-        loss = loss_fn(predicted, noise)
+        loss = self._loss(predicted, x0, noise, timesteps)
         self.accelerator.backward(loss)
         self.optimizer.step()
         self.lr_scheduler.step()
@@ -355,6 +354,19 @@ class DiffusionTrainer:
         if self.ema is not None:
             self.ema.step(self.accelerator.unwrap_model(self.model).parameters())
         return float(self.accelerator.reduce(loss.detach(), reduction="mean"))
+
+    def _loss(
+        self, predicted: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
+        train, kind = self.config.training, self.config.schedule.prediction_type
+        target = training_target(self.noise_scheduler, kind, x0, noise, t)
+        loss_fn = F.l1_loss if train.loss == "l1" else F.mse_loss
+        per_sample = loss_fn(predicted, target, reduction="none").mean(dim=(1, 2, 3))
+        if train.snr_gamma is not None:
+            per_sample = per_sample * min_snr_weights(
+                self.noise_scheduler, kind, t, train.snr_gamma
+            )
+        return per_sample.mean()
 
     # -- checkpoints ----------------------------------------------------------
 
@@ -412,6 +424,33 @@ def train(
 ) -> DiffusionTrainer:
     """Train a new run to ``config.training.max_steps``; see :class:`DiffusionTrainer`."""
     return DiffusionTrainer.start(config, dataset, out_dir, force=force).run()
+
+
+def training_target(
+    scheduler: DDPMScheduler, kind: str, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
+    """What the network learns to output at timesteps ``t``: ε, x0, or the velocity v."""
+    if kind == "epsilon":
+        return noise
+    if kind == "sample":
+        return x0
+    return scheduler.get_velocity(x0, noise, t)
+
+
+def min_snr_weights(
+    scheduler: DDPMScheduler, kind: str, t: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    """Min-SNR-γ weights (Hang et al. 2023): each target's loss becomes min(SNR, γ)·‖x0 error‖².
+
+    An ε error is an x0 error times 1/√SNR, a v error times 1/√(SNR+1), hence the divisions.
+    """
+    snr = compute_snr(scheduler, t)
+    clipped = torch.clamp(snr, max=gamma)
+    if kind == "epsilon":
+        return clipped / snr
+    if kind == "v_prediction":
+        return clipped / (snr + 1)
+    return clipped
 
 
 def _read_loss_rows(path: Path) -> list[list[str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -50,7 +52,11 @@ def test_official_preset_matches_the_released_code():
 def test_cpu_preset_is_small():
     config = load_diffusion_preset("cpu")
     assert config.image_size == 64 and _n_params(config) < 5
-    assert config.schedule == load_diffusion_preset("paper").schedule
+    paper = load_diffusion_preset("paper")
+    # the paper's noise schedule; only the network's target (v instead of ε) differs
+    assert dataclasses.replace(config.schedule, prediction_type="epsilon") == paper.schedule
+    assert (paper.schedule.prediction_type, paper.training.snr_gamma) == ("epsilon", None)
+    assert (config.schedule.prediction_type, config.training.snr_gamma) == ("v_prediction", 5.0)
 
 
 def test_resolved_config_round_trips(tmp_path):
