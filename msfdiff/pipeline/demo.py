@@ -79,7 +79,8 @@ def _real_data_experiment(data: Path) -> ExperimentConfig:
                 "rgb": str(aid),
                 "key": "Y",
             },
-            "unmixing": {"preset": "cpu", "overrides": {"epochs": 400}},
+            # as configs/remote_sensing_cpu.yaml
+            "unmixing": {"preset": "cpu", "overrides": {"epochs": 400, "decoder_enclose": 0.99}},
             "inference": {"size": 64},
             "diffusion": DEMO_DIFFUSION,
             "sampling": DEMO_SAMPLING,
