@@ -118,8 +118,9 @@ def run_sampler(
     maps = pipe(n, sampler=sampler, steps=steps, seed=0, batch_size=batch_size)
     seconds = (time.perf_counter() - start) / n
     hook.remove()
-    batches = -(-n // batch_size)
-    return maps, len(calls) // batches, seconds
+    # the batch-invariant pipeline calls the U-Net once per sample, otherwise once per batch
+    per_call = 1 if pipe.batch_invariant else batch_size
+    return maps, len(calls) * per_call // n, seconds
 
 
 def main() -> None:
