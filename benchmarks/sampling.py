@@ -119,8 +119,8 @@ def run_sampler(
     seconds = (time.perf_counter() - start) / n
     hook.remove()
     # the batch-invariant pipeline calls the U-Net once per sample, otherwise once per batch
-    per_call = 1 if pipe.batch_invariant else batch_size
-    return maps, len(calls) * per_call // n, seconds
+    calls_per_step = n if pipe.batch_invariant else -(-n // batch_size)
+    return maps, len(calls) // calls_per_step, seconds
 
 
 def main() -> None:

@@ -280,8 +280,8 @@ class AbundancePipeline:
         x = x * scheduler.init_noise_sigma
         label_tensor = None if labels[0] is None else torch.tensor(labels, device=self.device)
         for t in scheduler.timesteps:
-            eps = self._denoise(scheduler.scale_model_input(x, t), t, label_tensor)
-            x = scheduler.step(eps, t, x, generator=generators).prev_sample
+            output = self._denoise(scheduler.scale_model_input(x, t), t, label_tensor)
+            x = scheduler.step(output, t, x, generator=generators).prev_sample
         abundances = self.codec.decode(x.float(), dim=1)
         return abundances.permute(0, 2, 3, 1).cpu().numpy()
 

@@ -152,18 +152,15 @@ class UnmixingAutoencoder(ModelMixin, ConfigMixin):
         half the mean and the endmembers start as jittered copies of the other half; without
         one, the endmembers start at the mean (any abundance then reproduces it).
         """
-        k = self.config.n_endmembers
+        has_bias = self.decoder.bias is not None
         if endmembers is not None:
-            weights = endmembers
-            if self.decoder.bias is not None:
-                self.decoder.bias.zero_()
-        elif self.decoder.bias is not None:
-            self.decoder.bias.copy_(0.5 * mean_spectrum)
-            weights = (
-                0.5 * mean_spectrum[None] * (1 + jitter * torch.randn(k, mean_spectrum.numel()))
-            )
+            weights, bias = endmembers, torch.zeros_like(mean_spectrum)
         else:
-            weights = mean_spectrum[None] * (1 + jitter * torch.randn(k, mean_spectrum.numel()))
+            share = 0.5 if has_bias else 1.0  # with a bias, it holds the other half of the mean
+            jittered = 1 + jitter * torch.randn(self.config.n_endmembers, mean_spectrum.numel())
+            weights, bias = share * mean_spectrum[None] * jittered, share * mean_spectrum
+        if has_bias:
+            self.decoder.bias.copy_(bias)
         self.decoder.weight.copy_(weights.T[:, :, None, None])
 
     @torch.no_grad()
