@@ -37,6 +37,7 @@ def generate_samples(
     seed: int = 0,
     noise: bool = False,
     class_name: str | None = None,
+    size: int | None = None,
     batch_size: int = 8,
     force: bool = False,
     progress: Callable[[Iterable, int], Iterable] | None = None,
@@ -45,7 +46,8 @@ def generate_samples(
     """Write ``n`` synthetic HSIs into ``out`` (resuming a folder made with the same settings).
 
     Fusion uses the unmixer's ``endmembers_`` (decoder bias folded in, exact on the simplex)
-    and, with ``noise``, its per-band residual ``noise_std_`` (the ε of Eq. 5).
+    and, with ``noise``, its per-band residual ``noise_std_`` (the ε of Eq. 5). ``size`` is
+    the map size (default: the model's ``image_size``).
     """
     from msfdiff.diffusion.pipeline import AbundancePipeline, make_sampler
     from msfdiff.fusion import HSI_SUFFIXES, abundance_path, fuse, write_sample
@@ -62,6 +64,7 @@ def generate_samples(
             f"{run_dir}: the unmixer has {endmembers.shape[0]} endmembers, the diffusion model {pipe.k}"
         )
     pipe.class_index(class_name)  # fail before touching OUT
+    size = pipe.check_size(size)
     scheduler = make_sampler(pipe.scheduler_config, sampler, steps)
     settings = {
         "model_sha256": _weights_digest(run_dir / "diffusion"),
@@ -72,6 +75,7 @@ def generate_samples(
         "class": class_name,
         # a conditional model asked for no class draws sample i from classes[i % len(classes)]
         "classes": [] if class_name is not None else pipe.classes,
+        "size": size,
         "format": format,
         "noise": noise,
     }
@@ -80,7 +84,13 @@ def generate_samples(
     if len(todo) < n:
         log(f"{n - len(todo)} of {n} samples already in {out}; making the other {len(todo)}")
     batches = pipe.generate(
-        todo, sampler=sampler, steps=steps, seed=seed, batch_size=batch_size, class_name=class_name
+        todo,
+        sampler=sampler,
+        steps=steps,
+        seed=seed,
+        batch_size=batch_size,
+        class_name=class_name,
+        size=size,
     )
     per_sample: Iterable = ((i, a) for idx, maps in batches for i, a in zip(idx, maps, strict=True))
     if progress is not None:

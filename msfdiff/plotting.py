@@ -56,13 +56,22 @@ def save_image(rgb: np.ndarray, path: str | Path) -> Path:
 
 
 def plot_endmembers(
-    endmembers: np.ndarray, wavelengths_nm: np.ndarray | None, path: str | Path, *, title: str = ""
+    endmembers: np.ndarray,
+    wavelengths_nm: np.ndarray | None,
+    path: str | Path,
+    *,
+    title: str = "",
+    usage: np.ndarray | None = None,
 ) -> Path:
-    """Endmember spectra against wavelength (paper Fig. 6 style)."""
+    """Endmember spectra against wavelength (paper Fig. 6 style); ``usage`` (mean abundance
+    per endmember) goes into the legend, so an unused endmember is seen as one."""
     x = np.arange(endmembers.shape[1]) if wavelengths_nm is None else wavelengths_nm
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for i, spectrum in enumerate(endmembers):
-        ax.plot(x, spectrum, lw=1.8, label=f"endmember {i + 1}")
+        label = f"endmember {i + 1}"
+        if usage is not None:
+            label += f" (mean abundance {usage[i]:.0%})"
+        ax.plot(x, spectrum, lw=1.8, label=label)
     ax.set_xlabel("wavelength (nm)" if wavelengths_nm is not None else "band")
     ax.set_ylabel("reflectance")
     ax.set_title(title or "Endmember spectra")
@@ -72,19 +81,33 @@ def plot_endmembers(
 
 
 def plot_abundance_grid(
-    abundances: Sequence[np.ndarray], path: str | Path, *, row_labels: Sequence[str] | None = None
+    abundances: Sequence[np.ndarray],
+    path: str | Path,
+    *,
+    row_labels: Sequence[str] | None = None,
+    stretch: bool = False,
 ) -> Path:
-    """Rows of abundance maps (one row per image, one column per endmember; paper Fig. 3)."""
+    """Rows of abundance maps (one row per image, one column per endmember; paper Fig. 3).
+
+    The colour scale is 0..1, or with ``stretch`` 0 to the 99th percentile of each endmember
+    over all rows: faint endmembers show their structure, and a column still shares one
+    scale, so rows (e.g. real and synthetic) stay comparable.
+    """
     n, k = len(abundances), abundances[0].shape[-1]
+    tops = np.ones(k)
+    if stretch:
+        pooled = np.concatenate([a.reshape(-1, k) for a in abundances])
+        tops = np.maximum(np.percentile(pooled, 99, axis=0), 1e-3)
     fig, axes = plt.subplots(n, k, figsize=(1.6 * k, 1.6 * n), squeeze=False)
     for r, abundance in enumerate(abundances):
         for c in range(k):
             ax = axes[r, c]
-            ax.imshow(abundance[..., c], cmap="viridis", vmin=0, vmax=1)
+            ax.imshow(abundance[..., c], cmap="viridis", vmin=0, vmax=tops[c])
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(f"E{c + 1}", fontsize=8)
+                title = f"E{c + 1}" + (f" (0–{tops[c]:.2f})" if stretch else "")
+                ax.set_title(title, fontsize=8)
             if c == 0 and row_labels is not None:
                 ax.set_ylabel(row_labels[r], fontsize=7)
     return save_figure(fig, path)

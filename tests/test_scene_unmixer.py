@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from msfdiff.errors import DataFormatError, NotFittedError
 from msfdiff.evaluation.reconstruction import match_endmembers, reconstruction_metrics
 from msfdiff.unmixing import SceneUnmixer
+from msfdiff.unmixing.estimator import warn_if_unused
 from tests.synthetic import known_scene
 
 TINY = dict(
@@ -53,7 +56,26 @@ def test_save_load_same_outputs(fitted, tmp_path):
     np.testing.assert_allclose(again.transform(cube), unmixer.transform(cube), atol=1e-6)
     np.testing.assert_array_equal(again.endmembers_, unmixer.endmembers_)
     np.testing.assert_allclose(again.noise_std_, unmixer.noise_std_)
+    np.testing.assert_allclose(again.usage_, unmixer.usage_)
     assert again.band_selector_ == unmixer.band_selector_
+
+
+def test_usage_is_the_mean_abundance_and_matches_the_scene(fitted):
+    unmixer, cube, endmembers, abundances = fitted
+    np.testing.assert_allclose(
+        unmixer.usage_, unmixer.transform(cube).reshape(-1, 3).mean(0), atol=1e-6
+    )
+    order, _ = match_endmembers(unmixer.endmembers_, endmembers)
+    true_usage = abundances.reshape(-1, 3).mean(0)
+    np.testing.assert_allclose(unmixer.usage_[order], true_usage, atol=0.05)
+
+
+def test_unused_endmembers_are_named_in_a_warning():
+    with pytest.warns(UserWarning, match=r"E3 \(0\.4%\) of 3 unused.*n_endmembers 2"):
+        warn_if_unused(np.array([0.7, 0.296, 0.004]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_unused(np.array([0.6, 0.3, 0.1]))
 
 
 def test_wrong_band_count_rejected(fitted):

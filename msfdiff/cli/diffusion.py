@@ -103,6 +103,9 @@ def sample(
         "the model's classes in turn.",
     ),
     seed: int = typer.Option(0, help="Sample i uses seed + i, whatever the batch size."),
+    size: int | None = typer.Option(
+        None, "--size", help="Map size in pixels (default: the model's image_size)."
+    ),
     batch_size: int = typer.Option(8, help="Maps denoised together."),
     noise: bool = typer.Option(
         False, "--noise/--no-noise", help="Add the unmixer's per-band residual noise (Eq. 5)."
@@ -122,6 +125,7 @@ def sample(
         seed=seed,
         noise=noise,
         class_name=class_name,
+        size=size,
         batch_size=batch_size,
         force=force,
         progress=lambda items, total: progress(items, total=total, description="sampling"),

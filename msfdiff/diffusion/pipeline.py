@@ -194,7 +194,22 @@ class AbundancePipeline:
 
     @property
     def image_size(self) -> int:
+        """The map size sampled by default, the config's ``image_size`` (crops may be smaller)."""
         return int(self.unet.config.sample_size)
+
+    def check_size(self, size: int | None) -> int:
+        """The map size to sample: ``image_size``, or any size the U-Net can halve to its
+        deepest level. The denoiser is convolutional (attention has no positions), so a model
+        trained on 32² crops draws 64² or 128² maps; the statistics it learned are local, and
+        nothing ties regions farther apart than the training crops."""
+        if size is None:
+            return self.image_size
+        factor = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        if size < factor or size % factor:
+            raise ConfigError(
+                f"map size {size} must be a positive multiple of {factor} for this U-Net"
+            )
+        return size
 
     def class_index(self, class_name: str | None) -> int | None:
         """Embedding index of ``class_name``; checks it matches how the model was trained.
@@ -235,6 +250,7 @@ class AbundancePipeline:
         seed: int = 0,
         batch_size: int = 8,
         class_name: str | None = None,
+        size: int | None = None,
     ) -> Iterator[tuple[list[int], np.ndarray]]:
         """Yield ``(batch_indices, abundances of shape (b, H, W, k))`` batch by batch.
 
@@ -245,11 +261,12 @@ class AbundancePipeline:
             raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
         self.class_index(class_name)  # validate before any work
         make_sampler(self.scheduler_config, sampler, steps)
+        size = self.check_size(size)
         indices = list(indices)
         for start in range(0, len(indices), batch_size):
             batch = indices[start : start + batch_size]
             labels = [self.class_index(self.class_of(i, class_name)) for i in batch]
-            yield batch, self._sample_batch(batch, sampler, steps, seed, labels)
+            yield batch, self._sample_batch(batch, sampler, steps, seed, labels, size)
 
     def _denoise(
         self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None
@@ -272,10 +289,11 @@ class AbundancePipeline:
         steps: int | None,
         seed: int,
         labels: list[int | None],
+        size: int,
     ) -> np.ndarray:
         scheduler = make_sampler(self.scheduler_config, sampler, steps)
         generators = [torch.Generator("cpu").manual_seed(seed + i) for i in batch]
-        shape = (len(batch), self.k, self.image_size, self.image_size)
+        shape = (len(batch), self.k, size, size)
         x = randn_tensor(shape, generator=generators, device=self.device, dtype=torch.float32)
         x = x * scheduler.init_noise_sigma
         label_tensor = None if labels[0] is None else torch.tensor(labels, device=self.device)
@@ -294,6 +312,7 @@ class AbundancePipeline:
         seed: int = 0,
         batch_size: int = 8,
         class_name: str | None = None,
+        size: int | None = None,
     ) -> np.ndarray:
         """Samples ``0 .. num_samples-1`` as one array of shape (num_samples, H, W, k)."""
         parts = [
@@ -305,6 +324,7 @@ class AbundancePipeline:
                 seed=seed,
                 batch_size=batch_size,
                 class_name=class_name,
+                size=size,
             )
         ]
         return np.concatenate(parts, axis=0)

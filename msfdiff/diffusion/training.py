@@ -71,10 +71,10 @@ def resolve_config(config: DiffusionConfig, dataset: AbundanceDataset) -> Diffus
     where = str(dataset.folder)
     if config.n_endmembers not in (None, dataset.k):
         raise DataFormatError(f"{where}: k={dataset.k} but the config says {config.n_endmembers}")
-    if min(dataset.height, dataset.width) < config.image_size:
+    if min(dataset.height, dataset.width) < config.crop_size:
         raise DataFormatError(
-            f"{where}: maps are {dataset.height}x{dataset.width}, smaller than "
-            f"image_size {config.image_size}"
+            f"{where}: maps are {dataset.height}x{dataset.width}, smaller than the "
+            f"{config.crop_size}x{config.crop_size} training crops"
         )
     changes: dict = {"n_endmembers": dataset.k}
     if config.conditional:
@@ -311,7 +311,7 @@ class DiffusionTrainer:
 
     def _batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """This process's share of the global batch for the current step, cropped and augmented."""
-        train, size = self.config.training, self.config.image_size
+        train, size = self.config.training, self.config.crop_size
         n, b = len(self.dataset), train.batch_size
         first = (self.step * self.accelerator.num_processes + self.accelerator.process_index) * b
         maps, labels = [], []

@@ -61,6 +61,7 @@ class SamplingStage:
     seed: int = 0
     noise: bool = True
     class_name: str | None = None
+    size: int | None = None  # map size; None: the diffusion model's image_size
     batch_size: int = 8
 
 

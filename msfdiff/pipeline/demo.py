@@ -14,10 +14,7 @@ from msfdiff.pipeline.config import ExperimentConfig
 DEMO_UNMIXING = {"preset": "cpu", "overrides": {"epochs": 80}}
 DEMO_DIFFUSION = {
     "preset": "cpu",
-    "overrides": {
-        "unet": {"block_out_channels": [16, 32, 64]},
-        "training": {"max_steps": 2000, "checkpoint_every": 250, "learning_rate": 5e-4},
-    },
+    "overrides": {"training": {"max_steps": 3500}},
 }
 DEMO_SAMPLING = {"n": 8, "sampler": "dpmsolver++", "steps": 20, "format": "envi"}
 

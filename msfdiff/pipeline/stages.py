@@ -107,6 +107,7 @@ def sample(runner: Runner, resume: bool) -> None:
         seed=cfg.seed,
         noise=cfg.noise,
         class_name=cfg.class_name,
+        size=cfg.size,
         batch_size=cfg.batch_size,
         force=not resume,
         progress=lambda items, total: progress(items, total=total, description="sampling"),

@@ -382,7 +382,12 @@ def _endmembers(run: _Run) -> str:
         from msfdiff.unmixing import load_unmixer
 
         unmixer = load_unmixer(run.root)
-        png = plot_endmembers(unmixer.endmembers_, unmixer.wavelengths_, run.new_png("endmembers"))
+        png = plot_endmembers(
+            unmixer.endmembers_,
+            unmixer.wavelengths_,
+            run.new_png("endmembers"),
+            usage=unmixer.usage_,
+        )
         parts.append(_figure(png, caption))
     for png in run.pictures("unmixing/figures"):
         if png.name not in ("endmembers.png", "loss.png"):  # shown above / under training
@@ -400,8 +405,16 @@ def _unmixer_facts(state: dict) -> str:
         ("wavelengths", f"{wl[0]:.1f}–{wl[-1]:.1f} nm" if wl else "not stored"),
         ("encoder input", BandSelector.from_dict(selector).spec if selector else "—"),
         ("mean residual noise std", _number(float(np.mean(noise))) if noise else "—"),
+        ("mean abundance per endmember", _usage(state.get("usage"))),
     ]
     return _table(("unmixer", ""), rows)
+
+
+def _usage(usage: list[float] | None) -> str:
+    """E1 21% · E2 8% · …: an endmember near 0% is unused (the unmixer warned)."""
+    if usage is None:
+        return "—"
+    return " · ".join(f"E{i + 1} {u:.0%}" for i, u in enumerate(usage))
 
 
 def _abundance_maps(run: _Run) -> str:

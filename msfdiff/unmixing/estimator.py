@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from msfdiff.unmixing.model import UnmixingAutoencoder
 from msfdiff.unmixing.training import train_unmixer
 
 STATE_FILE = "unmixer.json"
+UNUSED_BELOW = 0.01  # mean abundance under which an endmember counts as unused
 
 
 class SceneUnmixer:
@@ -58,6 +60,10 @@ class SceneUnmixer:
     noise_std_ : ndarray of shape (n_bands,)
         Per-band standard deviation of the reconstruction residual on the training HSIs
         (the ε of the paper's Eq. 5), used to make synthetic cubes realistically noisy.
+    usage_ : ndarray of shape (n_endmembers,)
+        Mean abundance of each endmember over the training pixels. An endmember below 1 % is
+        unused (``fit`` warns): its spectrum is not a material of the scene, and the run
+        probably wants fewer endmembers.
     n_bands_in_ : int
     history_ : list of dict
         Loss terms per training step.
@@ -154,7 +160,8 @@ class SceneUnmixer:
             else 1.0,
         )
         self.model_ = model
-        self.noise_std_ = self._residual_std(cubes)
+        self.noise_std_, self.usage_ = self._fit_statistics(cubes)
+        warn_if_unused(self.usage_)
         return self
 
     def _statistics(self, cubes: Sequence[HyperCube]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -170,13 +177,17 @@ class SceneUnmixer:
         rgb = np.concatenate(rgbs)
         return rgb.mean(0), rgb.std(0) + 1e-6, np.concatenate(spectra)
 
-    def _residual_std(self, cubes: Sequence[HyperCube]) -> np.ndarray:
-        sq, n = np.zeros(self.n_bands_in_), 0
+    def _fit_statistics(self, cubes: Sequence[HyperCube]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-band residual std and per-endmember mean abundance on the training HSIs."""
+        sq, usage, n = np.zeros(self.n_bands_in_), 0.0, 0
         for cube in cubes:
-            residual = self.reconstruct(cube) - np.asarray(cube.data, dtype=np.float32)
+            abundances = self.transform(cube)
+            residual = self.inverse_transform(abundances) - np.asarray(cube.data, np.float32)
             sq += (residual.reshape(-1, self.n_bands_in_) ** 2).sum(0)
+            usage = usage + abundances.reshape(-1, abundances.shape[-1]).sum(0)
             n += residual.shape[0] * residual.shape[1]
-        return np.sqrt(sq / max(n, 1)).astype(np.float32)
+        n = max(n, 1)
+        return np.sqrt(sq / n).astype(np.float32), (usage / n).astype(np.float32)
 
     # ---------------------------------------------------------------- inference
     def _check_fitted(self) -> None:
@@ -284,6 +295,7 @@ class SceneUnmixer:
             "band_selector": self.band_selector_.to_dict(),
             "wavelengths_nm": None if self.wavelengths_ is None else self.wavelengths_.tolist(),
             "noise_std": self.noise_std_.tolist(),
+            "usage": self.usage_.tolist(),
             "n_bands": self.n_bands_in_,
             "random_state": self.random_state,
         }
@@ -306,6 +318,7 @@ class SceneUnmixer:
         wl = state["wavelengths_nm"]
         self.wavelengths_ = None if wl is None else np.asarray(wl, dtype=np.float64)
         self.noise_std_ = np.asarray(state["noise_std"], dtype=np.float32)
+        self.usage_ = np.asarray(state["usage"], dtype=np.float32)
         self.n_bands_in_ = int(state["n_bands"])
         self.model_ = UnmixingAutoencoder.from_pretrained(folder / "model").eval()
         history = folder / "history.json"
@@ -318,6 +331,18 @@ def load_unmixer(run_dir: str | Path) -> SceneUnmixer:
     run_dir = Path(run_dir)
     folder = run_dir / "unmixing" if (run_dir / "unmixing" / STATE_FILE).exists() else run_dir
     return SceneUnmixer.load(folder)
+
+
+def warn_if_unused(usage: np.ndarray) -> None:
+    """Warn, naming them, about endmembers whose mean abundance is below ``UNUSED_BELOW``."""
+    unused = [f"E{i + 1} ({u:.1%})" for i, u in enumerate(usage) if u < UNUSED_BELOW]
+    if unused:
+        warnings.warn(
+            f"endmember(s) {', '.join(unused)} of {len(usage)} unused on the training HSIs "
+            f"(mean abundance below {UNUSED_BELOW:.0%}); "
+            f"n_endmembers {len(usage) - len(unused)} may fit as well",
+            stacklevel=3,
+        )
 
 
 def _normalise(rgb: np.ndarray, mode: str) -> np.ndarray:

@@ -154,7 +154,9 @@ def _write_previews(folder: Path, previews: Sequence[tuple[str, np.ndarray, np.n
 
 def write_unmixing_figures(unmixer: SceneUnmixer, cubes: Sequence[HyperCube], folder: Path) -> None:
     """Endmember spectra, abundance maps and reconstruction of the training HSIs, loss curve."""
-    plot_endmembers(unmixer.endmembers_, unmixer.wavelengths_, folder / "endmembers.png")
+    plot_endmembers(
+        unmixer.endmembers_, unmixer.wavelengths_, folder / "endmembers.png", usage=unmixer.usage_
+    )
     shown = list(cubes[:4])
     plot_abundance_grid([unmixer.transform(c) for c in shown], folder / "abundances.png")
     for i, cube in enumerate(shown):

@@ -91,6 +91,26 @@ def test_sample_writes_fused_hsis_and_resumes(cli, run, tmp_path):
     result = cli(*args, "--n", 3, "--sampler", "dpmsolver++")  # the last --sampler counts
     assert isinstance(result.exception, OutputExistsError)
     assert "other settings (sampler)" in str(result.exception)
+    result = cli(*args, "--n", 3, "--size", 2 * SIZE)
+    assert "other settings (size)" in str(result.exception)
+
+
+def test_sample_maps_larger_than_the_training_size(cli, run, tmp_path):
+    run_dir, unmixer = run
+    out = tmp_path / "big"
+    args = ["sample", "--run", run_dir, "--out", out, "--n", 1, "--sampler", "ddim"]
+    result = cli(*args, "--steps", 2, "--format", "npy", "--class", "river", "--size", 2 * SIZE)
+    assert result.exit_code == 0, result.output
+    abundance = np.load(out / "sample_0000_abundance.npy")
+    assert abundance.shape == (2 * SIZE, 2 * SIZE, K) and abundance.min() >= 0
+    assert np.abs(abundance.sum(-1) - 1).max() < 1e-5
+    hsi = np.load(out / "sample_0000.npy")
+    np.testing.assert_allclose(hsi, fuse(unmixer.endmembers_, abundance), atol=1e-6)
+    assert json.loads((out / "sampling.json").read_text())["size"] == 2 * SIZE
+    result = cli(*args, "--out", tmp_path / "odd", "--size", SIZE + 1)
+    assert isinstance(result.exception, ConfigError)
+    assert "map size 17 must be a positive multiple of 2" in str(result.exception)
+    assert not (tmp_path / "odd").exists()
 
 
 def test_sample_refuses_foreign_folders_and_bad_requests(cli, run, tmp_path):

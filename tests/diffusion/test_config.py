@@ -74,8 +74,12 @@ def test_invalid_configs_fail_with_one_line(tmp_path):
     (tmp_path / "config.yaml").write_text("unet: {block_out_channels: [12, 24]}\n")
     with pytest.raises(ConfigError, match="not divisible by norm_num_groups=32"):
         load_config(tmp_path)
-    with pytest.raises(ConfigError, match="image_size 62 must be divisible by 2\\*\\*2"):
-        load_diffusion_preset("cpu").replace(image_size=62)
+    with pytest.raises(ConfigError, match="image_size 60 must be divisible by 2\\*\\*3"):
+        load_diffusion_preset("cpu").replace(image_size=60)
+    with pytest.raises(ConfigError, match="training.crop_size 36 must be divisible by 2\\*\\*3"):
+        load_diffusion_preset("cpu").replace(training={"crop_size": 36})
+    with pytest.raises(ConfigError, match="crop_size 128 is larger than image_size 64"):
+        load_diffusion_preset("cpu").replace(training={"crop_size": 128})
     with pytest.raises(ConfigError, match="batch_size must be >= 1"):
         load_diffusion_preset("cpu").replace(training={"batch_size": 0})
     with pytest.raises(ConfigError, match="unknown diffusion preset 'gpu'"):

@@ -17,10 +17,11 @@ from msfdiff.data.abundances import (
     write_abundance_dataset,
 )
 from msfdiff.diffusion.config import load_config
+from msfdiff.diffusion.pipeline import AbundancePipeline
 from msfdiff.diffusion.simplex import estimate_clr_scale
 from msfdiff.diffusion.training import DiffusionTrainer, train
 from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
-from tests.diffusion.tiny import tiny_config
+from tests.diffusion.tiny import SIZE, K, tiny_config
 
 
 def _tensors(trainer: DiffusionTrainer) -> list[torch.Tensor]:
@@ -92,6 +93,25 @@ def test_learns_to_denoise(tmp_path, dataset):
     assert losses[-1] < 0.6 * losses[0]
 
 
+def test_crops_train_a_model_that_samples_whole_maps(tmp_path, dataset):
+    config = tiny_config(max_steps=2, crop_size=8, augment=False)
+    trainer = DiffusionTrainer.start(config, dataset, tmp_path / "run")
+    maps, _ = trainer._batch(torch.Generator().manual_seed(0))
+    assert maps.shape == (4, K, 8, 8)
+    span = range(dataset.height - 8 + 1)
+    windows = [
+        dataset[r][0][:, t : t + 8, c : c + 8]
+        for r in range(len(dataset))
+        for t in span
+        for c in span
+    ]
+    assert all(any(torch.equal(crop, w) for w in windows) for crop in maps)
+    assert len({(float(m[0, 0, 0]), float(m[1, 3, 5])) for m in maps}) == 4  # not one window
+    trainer.run()
+    pipe = AbundancePipeline.from_pretrained(tmp_path / "run", device="cpu")
+    assert pipe(1, sampler="ddim", steps=2).shape == (1, SIZE, SIZE, K)
+
+
 def test_inputs_are_checked(tmp_path, dataset):
     train(tiny_config(max_steps=1), dataset, tmp_path / "run")
     with pytest.raises(OutputExistsError, match="use --resume to continue or --force"):
@@ -103,7 +123,7 @@ def test_inputs_are_checked(tmp_path, dataset):
     with pytest.raises(DataFormatError, match="--conditional needs a label on every map"):
         DiffusionTrainer.start(tiny_config().replace(conditional=True), other, tmp_path / "c")
     small = load_abundance_dataset(write_abundance_dataset(tmp_path / "small", unlabelled[:, :8]))
-    with pytest.raises(DataFormatError, match="smaller than image_size 16"):
+    with pytest.raises(DataFormatError, match="smaller than the 16x16 training crops"):
         DiffusionTrainer.start(tiny_config(), small, tmp_path / "s")
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="bf16 needs a GPU"):

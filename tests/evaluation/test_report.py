@@ -53,6 +53,9 @@ def test_hsi_report_without_network(tmp_path, rng):
     assert metrics["abundance_psd_log_mad"]["value"] == pytest.approx(
         0, abs=1e-9
     )  # |FFT| of a flip
+    coherence = metrics["abundance_edge_coherence_gap"]
+    assert 0 < coherence["real"] < 1
+    assert coherence["value"] == pytest.approx(0, abs=1e-9)  # a flip keeps every edge
     for entry in metrics.values():
         assert entry["better"] in ("lower", "higher")
         assert entry["definition"] in written["definitions"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
+from scipy import ndimage
 
 from msfdiff.errors import DataFormatError
 from msfdiff.evaluation import spectral
@@ -102,3 +103,28 @@ def test_power_spectrum_distance_of_scaled_maps_is_two_log10_scale(rng):
     np.testing.assert_allclose(
         spectral.power_spectrum_distances(real, synthetic), [0, 2 * np.log10(2), 2.0], atol=1e-12
     )
+
+
+def test_edge_coherence_of_straight_edges_is_one_in_any_direction():
+    y, x = np.mgrid[0:64, 0:64]
+    for angle in (0.0, 0.6, np.pi / 4):
+        along = np.cos(angle) * x + np.sin(angle) * y
+        stripes = np.cos(2 * np.pi * along / 9)[..., None]
+        assert spectral.edge_coherence([stripes]) == pytest.approx(1.0, abs=0.01)
+
+
+def test_edge_coherence_of_isotropic_speckle_is_low_and_rises_with_blob_size(rng):
+    fields = [rng.normal(size=(64, 64, 3)) for _ in range(4)]
+    speckle = spectral.edge_coherence(fields)
+    blobs = spectral.edge_coherence([ndimage.gaussian_filter(f, (4, 4, 0)) for f in fields])
+    assert speckle < 0.2 < blobs < 0.8
+
+
+def test_edge_coherence_pools_channels_and_skips_flat_maps():
+    y, x = np.mgrid[0:32, 0:32]
+    crossed = np.stack([np.cos(np.pi * x / 4), np.cos(np.pi * y / 4)], axis=-1)  # at right angles
+    assert spectral.edge_coherence([crossed]) < 0.05
+    assert spectral.edge_coherence([crossed[..., :1], np.ones((8, 8, 2))]) == pytest.approx(
+        1.0, abs=0.01
+    )
+    assert np.isnan(spectral.edge_coherence([np.zeros((8, 8, 2))]))
