@@ -71,7 +71,7 @@ def test_usage_is_the_mean_abundance_and_matches_the_scene(fitted):
 
 
 def test_unused_endmembers_are_named_in_a_warning():
-    with pytest.warns(UserWarning, match=r"E3 \(0\.4%\) of 3 unused.*n_endmembers 2"):
+    with pytest.warns(UserWarning, match=r"E3 \(0\.4%\) of 3 unused.*decoder_init"):
         warn_if_unused(np.array([0.7, 0.296, 0.004]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -62,8 +62,8 @@ class SceneUnmixer:
         (the ε of the paper's Eq. 5), used to make synthetic cubes realistically noisy.
     usage_ : ndarray of shape (n_endmembers,)
         Mean abundance of each endmember over the training pixels. An endmember below 1 % is
-        unused (``fit`` warns): its spectrum is not a material of the scene, and the run
-        probably wants fewer endmembers.
+        unused (``fit`` warns): its spectrum is not a material of the scene. Another decoder
+        start (``decoder_init``) or fewer endmembers may serve the data better.
     n_bands_in_ : int
     history_ : list of dict
         Loss terms per training step.
@@ -340,7 +340,7 @@ def warn_if_unused(usage: np.ndarray) -> None:
         warnings.warn(
             f"endmember(s) {', '.join(unused)} of {len(usage)} unused on the training HSIs "
             f"(mean abundance below {UNUSED_BELOW:.0%}); "
-            f"n_endmembers {len(usage) - len(unused)} may fit as well",
+            "try another decoder_init or fewer endmembers",
             stacklevel=3,
         )
 
