@@ -75,9 +75,8 @@ def plot_endmembers(
     ax.set_xlabel("wavelength (nm)" if wavelengths_nm is not None else "band")
     ax.set_ylabel("reflectance")
     ax.set_title(title or "Endmember spectra")
-    ax.legend(
-        fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0)
-    )  # beside, not on, the curves
+    # beside the axes, not on the curves (usage labels make the legend wide)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
 
