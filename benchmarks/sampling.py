@@ -10,6 +10,8 @@ distributions, so that speed is never bought with quality silently:
 * ``TV``   mean absolute difference between neighbouring pixels, sampled / real (1 = same texture);
 * ``edges`` edge coherence (share of gradient energy along one local direction), sampled / real
            (below 1: fewer straight edges than the real maps; ``msfdiff.evaluation.spectral``);
+* ``spread`` spread of scene make-up (std over maps of the mean abundances), sampled / real
+           (below 1: the samples are more alike than real scenes are);
 * ``max``  mean of the largest abundance per pixel (purity; a flat softmax lowers it);
 * ``sum``  worst deviation of a pixel's abundances from summing to one.
 
@@ -47,7 +49,7 @@ from msfdiff.data.abundances import (
 from msfdiff.diffusion.config import DiffusionConfig, TrainingConfig, UNetConfig
 from msfdiff.diffusion.pipeline import AbundancePipeline
 from msfdiff.diffusion.training import train
-from msfdiff.evaluation.spectral import edge_coherence
+from msfdiff.evaluation.spectral import composition_spread, edge_coherence
 from msfdiff.plotting import plot_abundance_grid
 
 
@@ -107,6 +109,7 @@ def quality(sampled: np.ndarray, real: np.ndarray) -> dict[str, float]:
         "FD": fd,
         "TV": _roughness(sampled) / _roughness(real),
         "edges": edge_coherence(sampled) / edge_coherence(real),
+        "spread": composition_spread(sampled) / composition_spread(real),
         "max": float(sampled.max(-1).mean()),
         "sum": float(np.abs(sampled.sum(-1) - 1).max()),
     }
@@ -194,7 +197,19 @@ def main() -> None:
         f"\n{pipe.k} endmembers, {size}x{size} maps, {args.n} samples per sampler, "
         f"batch {args.batch_size}, {torch.get_num_threads()} threads, {pipe.device}"
     )
-    header = ["sampler", "NFE", "s/sample", "speed-up", "W1", "FD", "TV", "edges", "max", "sum"]
+    header = [
+        "sampler",
+        "NFE",
+        "s/sample",
+        "speed-up",
+        "W1",
+        "FD",
+        "TV",
+        "edges",
+        "spread",
+        "max",
+        "sum",
+    ]
     print(" | ".join(f"{h:>12}" for h in header))
     for row in results:
         speed = f"{ddpm / row['s/sample']:.1f}x" if "s/sample" in row else ""
@@ -207,6 +222,7 @@ def main() -> None:
             f"{row['FD']:.4f}",
             f"{row['TV']:.2f}",
             f"{row['edges']:.2f}",
+            f"{row['spread']:.2f}",
             f"{row['max']:.3f}",
             f"{row['sum']:.1e}",
         ]

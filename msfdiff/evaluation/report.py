@@ -80,6 +80,9 @@ DEFINITIONS = {
     "abundance_edge_coherence_gap": "|synthetic - real| edge coherence of the abundance maps: "
     "the share of gradient energy along one local direction (structure tensor, 3-pixel "
     "window); straight man-made edges raise it, isotropic texture lowers it.",
+    "abundance_composition_spread_gap": "|synthetic - real| spread of scene make-up: the std "
+    "over maps of each endmember's mean abundance; low synthetic spread means every sample is "
+    "the same mixed scene.",
 }
 _BETTER = {"precision": "higher", "recall": "higher"}
 
@@ -601,7 +604,7 @@ def _abundances(
     plots_dir: Path | None,
     figures: dict[str, Path],
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Abundance histogram, power-spectrum and edge distances; returns histogram panels."""
+    """Abundance histogram, power-spectrum, edge and spread distances; returns histogram panels."""
     real_px = spectral.sample_pixels(real_maps, max_pixels=max_pixels, seed=seed)
     synth_px = spectral.sample_pixels(synthetic_maps, max_pixels=max_pixels, seed=seed)
     hist = spectral.abundance_histogram_distances(real_px, synth_px)
@@ -621,6 +624,13 @@ def _abundances(
         "abundance_edge_coherence_gap",
         abs(coherence["synthetic"] - coherence["real"]),
         **coherence,
+    )
+    spread = {
+        "real": spectral.composition_spread(real_maps),
+        "synthetic": spectral.composition_spread(synthetic_maps),
+    }
+    metrics["abundance_composition_spread_gap"] = _metric(
+        "abundance_composition_spread_gap", abs(spread["synthetic"] - spread["real"]), **spread
     )
     if plots_dir is not None:
         n_bins = spectral.common_bin_count(real_maps, synthetic_maps)

@@ -229,3 +229,16 @@ def edge_coherence(maps: Sequence[np.ndarray], *, sigma: float = 3.0) -> float:
         if energy > 0:
             values.append(np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2).sum() / energy)
     return float(np.mean(values)) if values else float("nan")
+
+
+def composition_spread(maps: Sequence[np.ndarray]) -> float:
+    """How much the maps differ in make-up: the std over maps of each endmember's mean
+    abundance, averaged over endmembers.
+
+    Pixel histograms pool all maps, so a model that draws the *same* mixed scene every time
+    can match them; real scenes differ (a field, a town, a lake), and this sees it.
+    """
+    means = np.stack(
+        [np.asarray(m, dtype=np.float64).reshape(-1, m.shape[-1]).mean(0) for m in maps]
+    )
+    return float(means.std(axis=0).mean())

@@ -56,6 +56,8 @@ def test_hsi_report_without_network(tmp_path, rng):
     coherence = metrics["abundance_edge_coherence_gap"]
     assert 0 < coherence["real"] < 1
     assert coherence["value"] == pytest.approx(0, abs=1e-9)  # a flip keeps every edge
+    spread = metrics["abundance_composition_spread_gap"]
+    assert spread["real"] > 0 and spread["value"] == pytest.approx(0, abs=1e-12)  # and means
     for entry in metrics.values():
         assert entry["better"] in ("lower", "higher")
         assert entry["definition"] in written["definitions"]

@@ -128,3 +128,12 @@ def test_edge_coherence_pools_channels_and_skips_flat_maps():
         1.0, abs=0.01
     )
     assert np.isnan(spectral.edge_coherence([np.zeros((8, 8, 2))]))
+
+
+def test_composition_spread_is_the_std_of_scene_means(rng):
+    scenes = [np.full((6, 6, 2), (a, 1 - a)) for a in (0.2, 0.4, 0.6, 0.8)]
+    assert spectral.composition_spread(scenes) == pytest.approx(np.std([0.2, 0.4, 0.6, 0.8]))
+    # within-map texture around one shared make-up adds (almost) nothing
+    texture = [0.5 + 0.2 * rng.standard_normal((32, 32, 1)) for _ in range(4)]
+    same = [np.concatenate([t, 1 - t], axis=2) for t in texture]
+    assert spectral.composition_spread(same) < 0.02
