@@ -197,19 +197,7 @@ def main() -> None:
         f"\n{pipe.k} endmembers, {size}x{size} maps, {args.n} samples per sampler, "
         f"batch {args.batch_size}, {torch.get_num_threads()} threads, {pipe.device}"
     )
-    header = [
-        "sampler",
-        "NFE",
-        "s/sample",
-        "speed-up",
-        "W1",
-        "FD",
-        "TV",
-        "edges",
-        "spread",
-        "max",
-        "sum",
-    ]
+    header = "sampler NFE s/sample speed-up W1 FD TV edges spread max sum".split()
     print(" | ".join(f"{h:>12}" for h in header))
     for row in results:
         speed = f"{ddpm / row['s/sample']:.1f}x" if "s/sample" in row else ""

@@ -616,22 +616,13 @@ def _abundances(
     metrics["abundance_psd_log_mad"] = _metric(
         "abundance_psd_log_mad", float(psd.mean()), per_endmember=psd.tolist(), unit="decades"
     )
-    coherence = {
-        "real": spectral.edge_coherence(real_maps),
-        "synthetic": spectral.edge_coherence(synthetic_maps),
-    }
-    metrics["abundance_edge_coherence_gap"] = _metric(
-        "abundance_edge_coherence_gap",
-        abs(coherence["synthetic"] - coherence["real"]),
-        **coherence,
+    gaps = (
+        ("abundance_edge_coherence_gap", spectral.edge_coherence),
+        ("abundance_composition_spread_gap", spectral.composition_spread),
     )
-    spread = {
-        "real": spectral.composition_spread(real_maps),
-        "synthetic": spectral.composition_spread(synthetic_maps),
-    }
-    metrics["abundance_composition_spread_gap"] = _metric(
-        "abundance_composition_spread_gap", abs(spread["synthetic"] - spread["real"]), **spread
-    )
+    for name, measure in gaps:  # one figure per set; the metric is their gap, both kept
+        values = {"real": measure(real_maps), "synthetic": measure(synthetic_maps)}
+        metrics[name] = _metric(name, abs(values["synthetic"] - values["real"]), **values)
     if plots_dir is not None:
         n_bins = spectral.common_bin_count(real_maps, synthetic_maps)
         freqs, real_psd = spectral.radial_power_spectrum(real_maps, n_bins=n_bins)
