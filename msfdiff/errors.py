@@ -28,3 +28,7 @@ class NotFittedError(MsfdiffError, AttributeError):
 
 class OutputExistsError(MsfdiffError, FileExistsError):
     """An output exists already and ``force`` was not given."""
+
+
+class DegenerateModelError(MsfdiffError, RuntimeError):
+    """Training ended in a model that must not feed later stages (unused endmembers, NaN)."""

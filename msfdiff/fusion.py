@@ -41,6 +41,7 @@ def fuse(
     noise_std : ndarray of shape (n_bands,) or float, optional
         Standard deviation of the zero-mean Gaussian ``eps`` of Eq. (5), per band; the unmixer's
         ``noise_std_`` (its residual on real HSIs) makes samples as noisy as the data it saw.
+        Noise never takes a value below zero, so non-negative endmembers give non-negative HSIs.
     rng : numpy Generator or int seed, optional
         Source of the noise (only used with ``noise_std``).
 
@@ -70,7 +71,10 @@ def fuse(
         hsi += np.asarray(bias, dtype=np.float32)
     if noise_std is not None:
         noise = np.random.default_rng(rng).standard_normal(hsi.shape, dtype=np.float32)
-        hsi += noise * np.asarray(noise_std, dtype=np.float32)
+        noisy = hsi + noise * np.asarray(noise_std, dtype=np.float32)
+        # reflectance is never negative: noise may not take a value below zero (a clean value
+        # below zero, from unconstrained endmembers, is left visible as it is)
+        hsi = np.maximum(noisy, np.minimum(hsi, 0))
     return hsi
 
 

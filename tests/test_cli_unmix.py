@@ -19,7 +19,7 @@ from tests.synthetic import known_scene
 TINY = [
     "--k",
     "3",
-    "--epochs",
+    "--steps",
     "200",
     "--batch-size",
     "4",
@@ -141,8 +141,8 @@ def test_kill_and_resume_continues_from_checkpoint(scene_files, tmp_path):
         str(run),
         "--k",
         "3",
-        "--epochs",
-        "400",
+        "--steps",
+        "800",
         "--batch-size",
         "2",
         "--crop-size",
@@ -184,7 +184,7 @@ def test_resume_equals_uninterrupted(scene_files, tmp_path):
 
     cube = read_hsi(scene_files[0])
     kw = dict(
-        widths=(8,), epochs=6, batch_size=2, crop_size=16, band_selection="nearest:620,540,460"
+        widths=(8,), steps=12, batch_size=2, crop_size=16, band_selection="nearest:620,540,460"
     )
     straight = SceneUnmixer(3, preset="cpu", **kw).fit(cube)
     ckpt = tmp_path / "ck"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from msfdiff.evaluation.reconstruction import match_endmembers
-from msfdiff.unmixing.endmembers import nfindr
+from msfdiff.unmixing.endmembers import fcls, nfindr, simplex_nmf
 from tests.synthetic import known_scene
 
 
@@ -67,3 +67,33 @@ def test_enclose_leaves_a_simplex_of_pure_pixels_alone():
     np.testing.assert_allclose(found[order], endmembers, atol=1e-6)
     with pytest.raises(ValueError, match="enclose is a fraction"):
         nfindr(pixels, 3, enclose=1.5)
+
+
+def test_simplex_nmf_grows_an_inscribed_simplex_until_it_holds_the_pixels():
+    _, endmembers, _ = known_scene(size=8, k=3)
+    abundances = np.random.default_rng(0).dirichlet(np.ones(3), size=2000)
+    pixels = abundances @ endmembers.astype(np.float64)
+    found = nfindr(pixels, 3)
+    start = found.mean(0) + 0.6 * (found - found.mean(0))  # well inside the data
+    refined = simplex_nmf(pixels, start)
+    assert refined.min() >= 0
+
+    def error(vertices):  # of the best convex combination (FCLS) of each pixel
+        return np.abs(fcls(vertices, pixels) @ vertices - pixels) / pixels.max()
+
+    assert error(start).max() > 0.2  # many pixels outside the inscribed simplex
+    assert error(refined).mean() < 0.02 * error(start).mean()
+    assert error(refined).max() < 0.25 * error(start).max()
+    _, sad_start = match_endmembers(start, endmembers)
+    _, sad_refined = match_endmembers(refined, endmembers)
+    assert sad_refined.max() <= sad_start.max()  # it grew towards the true vertices
+
+
+def test_fcls_abundances_are_on_the_simplex_and_exact_inside_it(rng):
+    endmembers = rng.uniform(0.05, 0.6, size=(4, 12))
+    truth = rng.dirichlet(np.ones(4), size=50)
+    found = fcls(endmembers, truth @ endmembers)
+    np.testing.assert_allclose(found.sum(1), 1, atol=1e-6)
+    np.testing.assert_allclose(found, truth, atol=1e-5)
+    outside = fcls(endmembers, -np.ones((3, 12)))  # no convex combination fits: still valid
+    assert outside.min() >= 0 and np.allclose(outside.sum(1), 1, atol=1e-6)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
-from msfdiff.errors import DataFormatError, NotFittedError
+from msfdiff.errors import DataFormatError, DegenerateModelError, NotFittedError
 from msfdiff.evaluation.reconstruction import match_endmembers, reconstruction_metrics
 from msfdiff.unmixing import SceneUnmixer
-from msfdiff.unmixing.estimator import warn_if_unused
+from msfdiff.unmixing.estimator import check_all_used
 from tests.synthetic import known_scene
 
 TINY = dict(
-    widths=(16, 16), epochs=150, batch_size=4, crop_size=16, learning_rate=3e-3, linear_skip=True
+    widths=(16, 16), steps=150, batch_size=4, crop_size=16, learning_rate=3e-3, linear_skip=True
 )
 
 
@@ -70,12 +68,10 @@ def test_usage_is_the_mean_abundance_and_matches_the_scene(fitted):
     np.testing.assert_allclose(unmixer.usage_[order], true_usage, atol=0.05)
 
 
-def test_unused_endmembers_are_named_in_a_warning():
-    with pytest.warns(UserWarning, match=r"E3 \(0\.4%\) of 3 unused.*decoder_init"):
-        warn_if_unused(np.array([0.7, 0.296, 0.004]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        warn_if_unused(np.array([0.6, 0.3, 0.1]))
+def test_unused_endmembers_stop_training_with_the_cause_and_a_remedy():
+    with pytest.raises(DegenerateModelError, match=r"E3 \(0\.4%\) of 3 unused.*2 re-seed.*--k 2"):
+        check_all_used(np.array([0.7, 0.296, 0.004]), reseeds=2)
+    check_all_used(np.array([0.6, 0.3, 0.1]))  # nothing raised
 
 
 def test_wrong_band_count_rejected(fitted):

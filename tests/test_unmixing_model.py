@@ -98,10 +98,10 @@ def test_preset_values_match_the_sources():
         0.01,
         False,
     )
-    assert (official.learning_rate, official.batch_size, official.epochs, official.res_scale) == (
+    assert (official.learning_rate, official.batch_size, official.steps, official.res_scale) == (
         2e-4,
         16,
-        40,
+        2100,
         0.1,
     )
 

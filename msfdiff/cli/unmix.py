@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import typer
@@ -38,7 +39,7 @@ def train(
     preset: str = typer.Option("cpu", help="Unmixing preset: cpu, paper or official."),
     wavelengths: str | None = typer.Option(None, "--wavelengths", help=WAVELENGTHS_HELP),
     k: int | None = typer.Option(None, "--k", help="Number of endmembers (preset default: 5)."),
-    epochs: int | None = typer.Option(None, help="Training epochs (preset default)."),
+    steps: int | None = typer.Option(None, help="Training steps (preset default)."),
     batch_size: int | None = typer.Option(None, help="Crops per step (preset default)."),
     crop_size: int | None = typer.Option(None, help="Crop side in pixels (preset default)."),
     bands: str | None = typer.Option(
@@ -80,7 +81,7 @@ def train(
             checkpoint_every=checkpoint_every,
             resume=resume,
             on_step=bar,
-            epochs=epochs,
+            steps=steps,
             batch_size=batch_size,
             crop_size=crop_size,
             band_selection=bands,
@@ -160,7 +161,13 @@ def infer(
 
 
 class StepBar:
-    """A rich progress bar fed by the trainer's ``on_step`` callback."""
+    """Progress fed by the trainer's ``on_step`` callback: a rich bar on a terminal, else a log.
+
+    Redirected to a file, a bar shows nothing until it ends, so there one line with the step,
+    loss, elapsed time and ETA is written every ``LOG_EVERY_S`` seconds instead.
+    """
+
+    LOG_EVERY_S = 30.0
 
     def __init__(self, description: str):
         from rich.progress import (
@@ -171,6 +178,8 @@ class StepBar:
             TimeRemainingColumn,
         )
 
+        self.description = description
+        self.interactive = console.is_terminal
         self.progress = Progress(
             TextColumn(description),
             BarColumn(),
@@ -178,8 +187,11 @@ class StepBar:
             TextColumn("loss {task.fields[loss]}"),
             TimeRemainingColumn(),
             console=console,
+            disable=not self.interactive,
         )
         self.task = None
+        self.started: tuple[float, int] | None = None
+        self.logged = 0.0
 
     def __enter__(self):
         self.progress.__enter__()
@@ -189,9 +201,39 @@ class StepBar:
         self.progress.__exit__(*exc)
 
     def __call__(self, step: int, total: int, losses: dict[str, float]) -> None:
-        if self.task is None:
-            self.task = self.progress.add_task("", total=total, completed=step - 1, loss="")
-        self.progress.update(self.task, completed=step, loss=f"{losses['total']:.4g}")
+        if self.interactive:
+            if self.task is None:
+                self.task = self.progress.add_task("", total=total, completed=step - 1, loss="")
+            self.progress.update(self.task, completed=step, loss=f"{losses['total']:.4g}")
+            return
+        now = time.monotonic()
+        if self.started is None:
+            self.started = (now, step - 1)
+        if now - self.logged >= self.LOG_EVERY_S or step == total:
+            self.logged = now
+            console.print(
+                log_line(self.description, step, total, losses["total"], *self.started, now)
+            )
+
+
+def log_line(
+    what: str, step: int, total: int, loss: float, t0: float, step0: int, now: float
+) -> str:
+    """``unmixing: step 300/1500 (20%), loss 0.0123, 45 s elapsed, ETA 3 min 0 s``."""
+    elapsed = now - t0
+    done = step - step0
+    eta = elapsed / done * (total - step) if done > 0 else float("nan")
+    return (
+        f"{what}: step {step}/{total} ({step / total:.0%}), loss {loss:.4g}, "
+        f"{_duration(elapsed)} elapsed, ETA {_duration(eta)}"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds != seconds:  # nan: no step timed yet
+        return "?"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 __all__ = ["StepBar", "read_cubes", "register"]

@@ -406,12 +406,17 @@ def _unmixer_facts(state: dict) -> str:
         ("encoder input", BandSelector.from_dict(selector).spec if selector else "—"),
         ("mean residual noise std", _number(float(np.mean(noise))) if noise else "—"),
         ("mean abundance per endmember", _usage(state.get("usage"))),
+        ("dead endmembers re-seeded in training", state.get("reseeds", "—")),
+        (
+            "lowest endmember value",
+            _number(float(np.min(state["endmembers"]))) if "endmembers" in state else "—",
+        ),
     ]
     return _table(("unmixer", ""), rows)
 
 
 def _usage(usage: list[float] | None) -> str:
-    """E1 21% · E2 8% · …: an endmember near 0% is unused (the unmixer warned)."""
+    """E1 21% · E2 8% · …: every endmember is used (training stops otherwise)."""
     if usage is None:
         return "—"
     return " · ".join(f"E{i + 1} {u:.0%}" for i, u in enumerate(usage))

@@ -12,8 +12,9 @@ from msfdiff.errors import ConfigError
 class UnmixingConfig:
     """Architecture, loss and optimisation of scene-based unmixing.
 
-    One *epoch* draws as many random ``crop_size`` crops as it takes to cover every training
-    pixel once on average, so the epoch count means the same for one patch or 840 patches.
+    Training runs for a fixed number of optimiser ``steps`` of ``batch_size`` random
+    ``crop_size`` crops, so its duration does not depend on how much data is given (one
+    Chikusei patch or six CAVE scenes cost the same).
     """
 
     n_endmembers: int = 5
@@ -22,13 +23,19 @@ class UnmixingConfig:
     attention: Literal["cbam", "se"] = "cbam"
     res_scale: float = 1.0
     decoder_bias: bool = True
-    # "nfindr" starts the endmembers at the purest training pixels, widened until the simplex
-    # holds a ``decoder_enclose`` fraction of them (docs/unmixing.md); "mean" at jittered
-    # copies of the mean spectrum.
-    decoder_init: Literal["mean", "nfindr"] = "mean"
+    # "nmf" starts the endmembers at the tightest non-negative simplex holding the training
+    # pixels (N-FINDR refined by sum-to-one NMF); "nfindr" at the purest training pixels,
+    # widened until the simplex holds a ``decoder_enclose`` fraction of them; "mean" at
+    # jittered copies of the mean spectrum (docs/unmixing.md).
+    decoder_init: Literal["mean", "nfindr", "nmf"] = "nmf"
     decoder_enclose: float = 0.0
     linear_skip: bool = False
-    nonneg_endmembers: bool = False
+    # Physical endmembers: the folded spectra (a pure pixel's spectrum) are projected onto
+    # ≥ 0 after every step.
+    nonneg_endmembers: bool = True
+    # Dead-endmember re-seeding: mean abundance below which an endmember is moved to the
+    # worst-reconstructed spectrum (0 disables it).
+    reseed_below: float = 0.01
     reconstruction_loss: Literal["mae", "charbonnier"] = "mae"
     sad_weight: float = 0.1
     tv_weight: float = 1e-3
@@ -38,9 +45,12 @@ class UnmixingConfig:
     # (the official code gets the same effect from min-max normalising every patch).
     loss_normalisation: Literal["none", "mean-reflectance"] = "none"
     learning_rate: float = 1e-4
+    # The decoder's learning rate relative to the encoder's: a geometric start (``nmf``) is
+    # already a good simplex, and a full-rate decoder drifts away from it.
+    decoder_lr_scale: float = 0.3
     lr_milestones: tuple[float, ...] = (0.75,)
     lr_gamma: float = 0.1
-    epochs: int = 40
+    steps: int = 2000
     batch_size: int = 16
     crop_size: int = 64
     augment: bool = True
@@ -50,13 +60,19 @@ class UnmixingConfig:
     def __post_init__(self) -> None:
         if self.n_endmembers < 2:
             raise ConfigError(f"n_endmembers must be ≥ 2 (got {self.n_endmembers})")
-        for name in ("epochs", "batch_size", "crop_size"):
+        for name in ("steps", "batch_size", "crop_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be ≥ 1 (got {getattr(self, name)})")
         if not 0.0 <= self.decoder_enclose <= 1.0:
             raise ConfigError(
                 f"decoder_enclose is a fraction of pixels in [0, 1], got {self.decoder_enclose}"
             )
+        if not 0.0 <= self.reseed_below < 1.0 / self.n_endmembers:
+            raise ConfigError(
+                f"reseed_below is a mean abundance in [0, 1/n_endmembers), got {self.reseed_below}"
+            )
+        if self.decoder_lr_scale < 0:
+            raise ConfigError(f"decoder_lr_scale must be ≥ 0, got {self.decoder_lr_scale}")
         if not self.widths:
             raise ConfigError("widths must list at least one encoder width")
         if any(not 0 < m < 1 for m in self.lr_milestones):

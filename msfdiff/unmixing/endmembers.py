@@ -10,6 +10,7 @@ training spend its steps on the encoder. Measurements: docs/unmixing.md.
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import nnls
 from sklearn.decomposition import PCA
 
 
@@ -66,3 +67,33 @@ def _enclosing_scale(vertices: np.ndarray, points: np.ndarray, fraction: float) 
     bary = np.linalg.solve(system, np.vstack([points.T, np.ones(len(points))])).T
     thresholds = 1.0 - k * bary.min(1)
     return float(max(1.0, np.quantile(thresholds, fraction, method="higher")))
+
+
+def simplex_nmf(
+    spectra: np.ndarray, start: np.ndarray, *, iterations: int = 20, max_pixels: int = 4096
+) -> np.ndarray:
+    """Non-negative endmembers (k, C) whose simplex best holds ``spectra`` (n, C).
+
+    NMF with sum-to-one abundances, by alternating exact non-negative least squares:
+    fully constrained abundances for every pixel (FCLS, Heinz & Chang 2001: NNLS with a heavily
+    weighted row of ones), then non-negative endmembers for every band. Started inside the
+    data at N-FINDR's purest pixels, the simplex grows only as far as the pixels outside it
+    demand, so it ends as a tight simplex of physical spectra rather than a widened one
+    (on Chikusei 118 its held-out FCLS bound goes from 34.8 dB to 47.4 dB in 20 iterations,
+    with every endmember ≥ 0; docs/unmixing.md). ``max_pixels`` evenly spaced pixels are used.
+    """
+    y = np.asarray(spectra, dtype=np.float64)
+    y = y[:: max(1, len(y) // max_pixels)]
+    e = np.maximum(np.asarray(start, dtype=np.float64), 0.0)
+    for _ in range(iterations):
+        a = fcls(e, y)
+        e = np.stack([nnls(a, band)[0] for band in y.T], axis=1)
+    return e
+
+
+def fcls(endmembers: np.ndarray, spectra: np.ndarray, *, weight: float = 1e3) -> np.ndarray:
+    """Fully constrained least-squares abundances (n, k) of ``spectra`` (n, C)."""
+    scale = weight * max(float(np.abs(endmembers).max()), 1e-12)
+    system = np.vstack([endmembers.T, np.full(len(endmembers), scale)])
+    found = np.stack([nnls(system, np.append(pixel, scale))[0] for pixel in spectra])
+    return found / np.maximum(found.sum(1, keepdims=True), 1e-12)  # exact sum-to-one

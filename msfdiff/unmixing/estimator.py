@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,9 +19,14 @@ from msfdiff.config import from_dict, load_preset, to_dict
 from msfdiff.data.bands import BandSelector, parse_band_selector
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.readers import check_same_bands
-from msfdiff.errors import DataFormatError, DataNotFoundError, NotFittedError
+from msfdiff.errors import (
+    DataFormatError,
+    DataNotFoundError,
+    DegenerateModelError,
+    NotFittedError,
+)
 from msfdiff.unmixing.config import UnmixingConfig
-from msfdiff.unmixing.endmembers import nfindr
+from msfdiff.unmixing.endmembers import nfindr, simplex_nmf
 from msfdiff.unmixing.model import UnmixingAutoencoder
 from msfdiff.unmixing.training import train_unmixer
 
@@ -46,7 +50,7 @@ class SceneUnmixer:
     checkpoint_dir : path, optional
         Where training checkpoints go; with ``resume=True`` training continues from the latest.
     **overrides
-        Any :class:`UnmixingConfig` field (``epochs=``, ``batch_size=``, …).
+        Any :class:`UnmixingConfig` field (``steps=``, ``batch_size=``, …).
 
     Attributes
     ----------
@@ -61,9 +65,11 @@ class SceneUnmixer:
         Per-band standard deviation of the reconstruction residual on the training HSIs
         (the ε of the paper's Eq. 5), used to make synthetic cubes realistically noisy.
     usage_ : ndarray of shape (n_endmembers,)
-        Mean abundance of each endmember over the training pixels. An endmember below 1 % is
-        unused (``fit`` warns): its spectrum is not a material of the scene. Another decoder
-        start (``decoder_init``) or fewer endmembers may serve the data better.
+        Mean abundance of each endmember over the training pixels. Training re-seeds an
+        endmember that falls out of use; if one is still below 1 % at the end, ``fit`` raises
+        :class:`~msfdiff.errors.DegenerateModelError` rather than return a collapsed model.
+    reseeds_ : int
+        How many times training re-seeded a dead endmember.
     n_bands_in_ : int
     history_ : list of dict
         Loss terms per training step.
@@ -129,12 +135,16 @@ class SceneUnmixer:
             input_std=tuple(map(float, std_rgb)),
         )
         start = None
-        if config.decoder_init == "nfindr":
+        if config.decoder_init in ("nfindr", "nmf"):
             start = nfindr(
                 spectra, config.n_endmembers, enclose=config.decoder_enclose, seed=self.random_state
             )
+            if config.decoder_init == "nmf":
+                start = simplex_nmf(spectra, start)
             start = torch.from_numpy(start).float()
         model.init_decoder(torch.from_numpy(mean_spectrum).float(), endmembers=start)
+        if config.nonneg_endmembers:
+            model.project_endmembers_()
 
         def crop(i: int, r: int, c: int, size: int) -> tuple[np.ndarray, np.ndarray]:
             cube = cubes[i]
@@ -160,8 +170,11 @@ class SceneUnmixer:
             else 1.0,
         )
         self.model_ = model
+        self.reseeds_ = int(self.history_[-1]["reseeds"]) if self.history_ else 0
         self.noise_std_, self.usage_ = self._fit_statistics(cubes)
-        warn_if_unused(self.usage_)
+        check_all_used(self.usage_, reseeds=self.reseeds_)
+        spread = float(((spectra - mean_spectrum) ** 2).mean())
+        check_learned(float((self.noise_std_**2).mean()), spread, config.learning_rate)
         return self
 
     def _statistics(self, cubes: Sequence[HyperCube]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -296,6 +309,8 @@ class SceneUnmixer:
             "wavelengths_nm": None if self.wavelengths_ is None else self.wavelengths_.tolist(),
             "noise_std": self.noise_std_.tolist(),
             "usage": self.usage_.tolist(),
+            "reseeds": self.reseeds_,
+            "endmembers": self.endmembers_.tolist(),
             "n_bands": self.n_bands_in_,
             "random_state": self.random_state,
         }
@@ -319,6 +334,7 @@ class SceneUnmixer:
         self.wavelengths_ = None if wl is None else np.asarray(wl, dtype=np.float64)
         self.noise_std_ = np.asarray(state["noise_std"], dtype=np.float32)
         self.usage_ = np.asarray(state["usage"], dtype=np.float32)
+        self.reseeds_ = int(state.get("reseeds", 0))
         self.n_bands_in_ = int(state["n_bands"])
         self.model_ = UnmixingAutoencoder.from_pretrained(folder / "model").eval()
         history = folder / "history.json"
@@ -333,15 +349,32 @@ def load_unmixer(run_dir: str | Path) -> SceneUnmixer:
     return SceneUnmixer.load(folder)
 
 
-def warn_if_unused(usage: np.ndarray) -> None:
-    """Warn, naming them, about endmembers whose mean abundance is below ``UNUSED_BELOW``."""
+def check_all_used(usage: np.ndarray, *, reseeds: int = 0) -> None:
+    """Raise, naming them, if endmembers have a mean abundance below ``UNUSED_BELOW``.
+
+    A collapsed unmixer makes every synthetic HSI a few spectra times a brightness; it must
+    stop the pipeline, not feed the diffusion stage.
+    """
     unused = [f"E{i + 1} ({u:.1%})" for i, u in enumerate(usage) if u < UNUSED_BELOW]
     if unused:
-        warnings.warn(
-            f"endmember(s) {', '.join(unused)} of {len(usage)} unused on the training HSIs "
-            f"(mean abundance below {UNUSED_BELOW:.0%}); "
-            "try another decoder_init or fewer endmembers",
-            stacklevel=3,
+        raise DegenerateModelError(
+            f"unmixing collapsed: endmember(s) {', '.join(unused)} of {len(usage)} unused on the "
+            f"training HSIs after {reseeds} re-seed(s); use fewer endmembers "
+            f"(n_endmembers / --k {max(2, len(usage) - len(unused))}) or more training steps"
+        )
+
+
+def check_learned(residual_mse: float, spread_mse: float, learning_rate: float) -> None:
+    """Raise if the reconstruction explains less than half the spectral variance.
+
+    A diverged encoder gives every pixel the same abundances: every endmember is "used", yet
+    every pixel is reconstructed as the mean spectrum.
+    """
+    if residual_mse > 0.5 * spread_mse:
+        raise DegenerateModelError(
+            f"unmixing did not learn: the reconstruction explains {1 - residual_mse / spread_mse:.0%} "
+            f"of the training HSIs' spectral variance (a working model explains over 90%); "
+            f"lower learning_rate (now {learning_rate:g}) or check the training data"
         )
 
 

@@ -38,7 +38,10 @@ def unmixing_loss(
     tv_weight: float = 1e-3,
     tv_axis: str = "wavelength",
 ) -> dict[str, torch.Tensor]:
-    """The three loss terms and their weighted sum under ``"total"``."""
+    """The loss terms and their weighted sum under ``"total"``.
+
+    ``endmembers`` are the folded spectra (k, C) a pure pixel would have.
+    """
     recon = (
         charbonnier(pred, target)
         if reconstruction == "charbonnier"

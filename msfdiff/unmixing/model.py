@@ -7,6 +7,7 @@ weights *are* the endmembers and its bias is the ``b`` of Eq. 3 — the linear m
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -163,7 +164,41 @@ class UnmixingAutoencoder(ModelMixin, ConfigMixin):
             self.decoder.bias.copy_(bias)
         self.decoder.weight.copy_(weights.T[:, :, None, None])
 
+    @property
+    def folded_endmembers(self) -> torch.Tensor:
+        """Endmembers with the bias folded in, (k, C): ``E·a + b = Σ a_i (e_i + b)`` on the simplex.
+
+        These are the spectra a pixel of one pure material would have, so the physical
+        constraint (non-negativity) applies to them, not to ``endmembers``.
+        """
+        if self.decoder.bias is None:
+            return self.endmembers
+        return self.endmembers + self.decoder.bias[None]
+
     @torch.no_grad()
     def project_endmembers_(self) -> None:
-        """Clamp endmembers to be non-negative (projected gradient for the optional ENC)."""
-        self.decoder.weight.clamp_(min=0)
+        """Clamp the folded endmembers to be non-negative (projected gradient descent)."""
+        weight = self.decoder.weight
+        if self.decoder.bias is None:
+            weight.clamp_(min=0)
+        else:
+            weight.copy_(torch.maximum(weight, -self.decoder.bias[:, None, None, None]))
+
+    @torch.no_grad()
+    def set_endmember_(self, index: int, spectrum: torch.Tensor) -> None:
+        """Make folded endmember ``index`` equal ``spectrum`` (C,)."""
+        bias = 0.0 if self.decoder.bias is None else self.decoder.bias
+        self.decoder.weight[:, index, 0, 0] = spectrum - bias
+
+    @torch.no_grad()
+    def split_output_(self, donor: int, *, into: int) -> None:
+        """Give abundance ``into`` a copy of ``donor``'s logit; each then gets half its share."""
+        final = [m for m in self.encoder if isinstance(m, nn.Conv2d)][-1]
+        for layer in (final, self.skip):
+            if layer is None:
+                continue
+            layer.weight[into] = layer.weight[donor]
+            if layer.bias is not None:
+                layer.bias[into] = layer.bias[donor]
+        # subtracting log 2 from both logits halves both shares of exp(logit_donor)
+        final.bias[[donor, into]] -= math.log(2.0)

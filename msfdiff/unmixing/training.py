@@ -8,7 +8,6 @@ checkpoint ends with the same weights as an uninterrupted one.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from msfdiff._io import write_json
+from msfdiff.errors import DegenerateModelError
 from msfdiff.unmixing.config import UnmixingConfig
 from msfdiff.unmixing.losses import unmixing_loss
 from msfdiff.unmixing.model import UnmixingAutoencoder
@@ -31,13 +31,6 @@ CropFn = Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray]]
 class CheckpointInfo:
     step: int
     path: Path
-
-
-def steps_for(config: UnmixingConfig, shapes: Sequence[tuple[int, int]], crop: int) -> int:
-    """Total optimiser steps: ``epochs`` passes that each cover every pixel once on average."""
-    pixels = sum(h * w for h, w in shapes)
-    per_epoch = max(1, math.ceil(pixels / (crop * crop * config.batch_size)))
-    return per_epoch * config.epochs
 
 
 def latest_checkpoint(folder: Path) -> CheckpointInfo | None:
@@ -81,6 +74,10 @@ def save_checkpoint(
     return final
 
 
+RESEED_EVERY = 50  # steps between dead-endmember checks
+RESEED_UNTIL = 0.6  # fraction of training after which the endmember set is left to settle
+
+
 def train_unmixer(
     model: UnmixingAutoencoder,
     crop: CropFn,
@@ -94,10 +91,14 @@ def train_unmixer(
     on_step: Callable[[int, int, dict[str, float]], None] | None = None,
     loss_scale: float = 1.0,
 ) -> list[dict[str, float]]:
-    """Optimise ``model`` in place; return the loss history (one row per step).
+    """Optimise ``model`` in place for ``config.steps`` steps; return the history (a row a step).
 
     ``loss_scale`` divides spectra and endmembers before the loss, so the MAE and TV terms
     are in units of that scale (e.g. the mean training reflectance) while SAD is unchanged.
+
+    Every ``RESEED_EVERY`` steps in the first ``RESEED_UNTIL`` of training, an endmember whose
+    mean abundance since the last check is below ``config.reseed_below`` is re-seeded
+    (:func:`reseed_endmember`); the history's ``reseeds`` column counts them.
 
     Parameters
     ----------
@@ -107,10 +108,23 @@ def train_unmixer(
         Sizes of the training cubes, to draw crop positions.
     on_step : callable, optional
         ``on_step(step, total, losses)`` after each step (progress display).
+
+    Raises
+    ------
+    DegenerateModelError
+        When the loss stops being finite.
     """
     size = min(config.crop_size, *(min(h, w) for h, w in shapes))
-    total = steps_for(config, shapes, size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    total = config.steps
+    decoder = list(model.decoder.parameters())
+    encoder = [p for p in model.parameters() if all(p is not q for q in decoder)]
+    optimizer = torch.optim.Adam(
+        [
+            {"params": encoder},
+            {"params": decoder, "lr": config.learning_rate * config.decoder_lr_scale},
+        ],
+        lr=config.learning_rate,
+    )
     milestones = sorted({max(1, int(m * total)) for m in config.lr_milestones})
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=config.lr_gamma)
     generator = torch.Generator().manual_seed(seed)
@@ -128,20 +142,27 @@ def train_unmixer(
         step = int(state["step"])
 
     sizes = torch.tensor([h * w for h, w in shapes], dtype=torch.float64)
+    usage = torch.zeros(model.config.n_endmembers)
+    reseeds = int(history[-1].get("reseeds", 0)) if history else 0
     model.train()
     try:
         while step < total:
             rgb, hsi = _batch(crop, shapes, sizes, size, config, generator)
-            pred, _ = model(rgb)
+            pred, abundances = model(rgb)
             losses = unmixing_loss(
                 pred / loss_scale,
                 hsi / loss_scale,
-                model.endmembers / loss_scale,
+                model.folded_endmembers / loss_scale,
                 reconstruction=config.reconstruction_loss,
                 sad_weight=config.sad_weight,
                 tv_weight=config.tv_weight,
                 tv_axis=config.tv_axis,
             )
+            if not torch.isfinite(losses["total"]):
+                raise DegenerateModelError(
+                    f"unmixing loss is not finite at step {step + 1}; "
+                    f"lower learning_rate (now {config.learning_rate:g})"
+                )
             optimizer.zero_grad(set_to_none=True)
             losses["total"].backward()
             optimizer.step()
@@ -149,8 +170,15 @@ def train_unmixer(
             if config.nonneg_endmembers:
                 model.project_endmembers_()
             step += 1
+            usage += abundances.detach().mean(dim=(0, 2, 3))
+            if step % RESEED_EVERY == 0:
+                if step <= RESEED_UNTIL * total:
+                    for index in (usage / RESEED_EVERY < config.reseed_below).nonzero().flatten():
+                        reseed_endmember(model, int(index), hsi, pred.detach(), usage)
+                        reseeds += 1
+                usage.zero_()
             row = {k: float(v.detach()) for k, v in losses.items()}
-            history.append({"step": step, **row})
+            history.append({"step": step, **row, "reseeds": reseeds})
             if on_step is not None:
                 on_step(step, total, row)
             if checkpoint_dir is not None and (step % checkpoint_every == 0 or step == total):
@@ -163,6 +191,33 @@ def train_unmixer(
         raise
     model.eval()
     return history
+
+
+@torch.no_grad()
+def reseed_endmember(
+    model: UnmixingAutoencoder,
+    index: int,
+    hsi: torch.Tensor,
+    pred: torch.Tensor,
+    usage: torch.Tensor,
+) -> None:
+    """Move an unused endmember to the spectrum the model reconstructs worst, and revive it.
+
+    As k-means and NMF solvers do with empty clusters: the endmember becomes the batch pixel
+    with the largest reconstruction error, and the encoder's output for it becomes a copy of
+    the most used endmember's, the two sharing that endmember's abundance (each logit − log 2).
+    Without the second half the endmember would stay dead: the softmax gradient of an
+    abundance near zero is near zero. ``usage`` is updated so one check re-seeds from distinct
+    donors.
+    """
+    error = (pred - hsi).abs().mean(dim=1).flatten()  # (N·H·W,)
+    worst = int(error.argmax())
+    spectra = hsi.permute(0, 2, 3, 1).reshape(-1, hsi.shape[1])
+    model.set_endmember_(index, spectra[worst])
+    donor = int(usage.argmax())
+    model.split_output_(donor, into=index)
+    usage[donor] /= 2
+    usage[index] = usage[donor]
 
 
 def _batch(

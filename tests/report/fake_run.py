@@ -60,7 +60,7 @@ def train_unmixer(folder: Path) -> SceneUnmixer:
         K,
         preset="cpu",
         widths=(8,),
-        epochs=2,
+        steps=4,
         batch_size=2,
         crop_size=16,
         band_selection="nearest:620,540,460",
@@ -72,7 +72,7 @@ def train_unmixer(folder: Path) -> SceneUnmixer:
 def build_run(root: Path, photos_dir: Path) -> Path:
     """Every part of a run: config, stages, unmixer, abundances, losses, samples, evaluation."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "config.yaml").write_text("name: demo\nunmixing:\n  preset: cpu\n  epochs: 2\n")
+    (root / "config.yaml").write_text("name: demo\nunmixing:\n  preset: cpu\n  steps: 4\n")
     stages = root / "stages"
     stages.mkdir()
     for stage, seconds in STAGE_SECONDS.items():
