@@ -57,7 +57,19 @@ def trained_run(scene_files, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("run")
     result = msfdiff("unmix", "train", "--hsi", str(scene_files[0]), "--out", str(run), *TINY)
     assert result.returncode == 0, result.stderr
+    # not a terminal: progress is logged as lines with an ETA, the last one at the final step
+    assert "unmixing: step 200/200 (100%), loss " in result.stderr
+    assert " elapsed, ETA 0 s" in result.stderr
     return run
+
+
+def test_progress_log_line_states_step_loss_elapsed_and_eta():
+    from msfdiff.cli.unmix import log_line
+
+    line = log_line("unmixing", 300, 1500, 0.0123, 100.0, 0, 145.0)
+    assert line == "unmixing: step 300/1500 (20%), loss 0.0123, 45 s elapsed, ETA 3 min 0 s"
+    resumed = log_line("unmixing", 1300, 1500, 0.01, 0.0, 1200, 60.0)  # 100 steps in 60 s
+    assert resumed.endswith("1 min 0 s elapsed, ETA 2 min 0 s")
 
 
 def test_train_writes_model_and_figures(trained_run):

@@ -58,7 +58,7 @@ def test_a_dead_endmember_is_reseeded_and_used_again():
     assert history[-1]["reseeds"] == 0 and usage[-1] < 0.01, usage
 
 
-def test_reseed_moves_the_endmember_to_the_worst_pixel_and_splits_the_donor():
+def test_reseed_splits_the_donor_towards_the_worst_pixel():
     torch.manual_seed(0)
     model = UnmixingAutoencoder(n_bands=5, n_endmembers=3, widths=(8,), linear_skip=True)
     rgb, hsi = torch.rand(2, 3, 4, 4), torch.rand(2, 5, 4, 4)
@@ -69,8 +69,11 @@ def test_reseed_moves_the_endmember_to_the_worst_pixel_and_splits_the_donor():
     usage = torch.tensor([0.5, 0.5, 0.0])
     donor = int(before.mean(dim=(0, 2, 3)).argmax())
     usage[donor] = 0.7
+    centre = model.folded_endmembers[donor].clone()
     reseed_endmember(model, 2, hsi, pred, usage)
-    torch.testing.assert_close(model.folded_endmembers[2], hsi[1, :, 2, 3])
+    # the pair d ± (w − d)/2 around the donor d, towards the worst pixel w
+    torch.testing.assert_close(model.folded_endmembers[2], (centre + hsi[1, :, 2, 3]) / 2)
+    torch.testing.assert_close(model.folded_endmembers.detach()[[2, donor]].mean(0), centre)
     with torch.no_grad():
         after = model.encode(rgb)
     torch.testing.assert_close(after[:, 2], after[:, donor])  # a copy of the donor's output

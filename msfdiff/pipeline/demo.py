@@ -11,9 +11,9 @@ from msfdiff.errors import DataNotFoundError
 from msfdiff.pipeline.config import ExperimentConfig
 
 # Sized so the whole embedded demo finishes in well under 15 minutes on 2 CPU cores. The
-# unmixer is the cpu preset with half its steps: tests/test_demo_unmixing.py checks that these
-# settings use every endmember for five seeds and two decoder starts.
-DEMO_UNMIXING = {"preset": "cpu", "overrides": {"steps": 1000}}
+# unmixer is the cpu preset with 3/4 of its steps: tests/test_demo_unmixing.py checks that
+# these settings use every endmember for five seeds and two decoder starts.
+DEMO_UNMIXING = {"preset": "cpu", "overrides": {"steps": 1500}}
 DEMO_DIFFUSION = {
     "preset": "cpu",
     "overrides": {"training": {"max_steps": 3500}},

@@ -145,7 +145,7 @@ class UnmixingAutoencoder(ModelMixin, ConfigMixin):
         mean_spectrum: torch.Tensor,
         *,
         endmembers: torch.Tensor | None = None,
-        jitter: float = 0.05,
+        jitter: float = 0.2,
     ) -> None:
         """Start the decoder at given ``endmembers`` (k, C), or near the mean spectrum.
 

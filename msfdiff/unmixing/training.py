@@ -43,7 +43,7 @@ def latest_checkpoint(folder: Path) -> CheckpointInfo | None:
 
 
 def save_checkpoint(
-    folder: Path, model, optimizer, scheduler, generator, step: int, history
+    folder: Path, model, optimizer, scheduler, generator, step: int, history, usage=None
 ) -> Path:
     """Write ``step-N/`` under a temporary name, rename it, then move the ``latest`` pointer.
 
@@ -61,6 +61,7 @@ def save_checkpoint(
         "scheduler": scheduler.state_dict(),
         "generator": generator.get_state(),
         "history": history,
+        "usage": usage,  # abundance sums since the last dead-endmember check
     }
     torch.save(state, tmp / "trainer.pt")
     final = folder / name
@@ -75,7 +76,7 @@ def save_checkpoint(
 
 
 RESEED_EVERY = 50  # steps between dead-endmember checks
-RESEED_UNTIL = 0.6  # fraction of training after which the endmember set is left to settle
+RESEED_UNTIL = 0.8  # fraction of training after which the endmember set is left to settle
 
 
 def train_unmixer(
@@ -130,6 +131,7 @@ def train_unmixer(
     generator = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
     step = 0
+    usage = torch.zeros(model.config.n_endmembers)
 
     if resume and checkpoint_dir is not None and (ckpt := latest_checkpoint(checkpoint_dir)):
         loaded = UnmixingAutoencoder.from_pretrained(ckpt.path / "model")
@@ -140,9 +142,10 @@ def train_unmixer(
         generator.set_state(state["generator"])
         history = list(state["history"])
         step = int(state["step"])
+        if state.get("usage") is not None:
+            usage = state["usage"]
 
     sizes = torch.tensor([h * w for h, w in shapes], dtype=torch.float64)
-    usage = torch.zeros(model.config.n_endmembers)
     reseeds = int(history[-1].get("reseeds", 0)) if history else 0
     model.train()
     try:
@@ -183,11 +186,13 @@ def train_unmixer(
                 on_step(step, total, row)
             if checkpoint_dir is not None and (step % checkpoint_every == 0 or step == total):
                 save_checkpoint(
-                    checkpoint_dir, model, optimizer, scheduler, generator, step, history
+                    checkpoint_dir, model, optimizer, scheduler, generator, step, history, usage
                 )
     except KeyboardInterrupt:
         if checkpoint_dir is not None and step > 0:
-            save_checkpoint(checkpoint_dir, model, optimizer, scheduler, generator, step, history)
+            save_checkpoint(
+                checkpoint_dir, model, optimizer, scheduler, generator, step, history, usage
+            )
         raise
     model.eval()
     return history
@@ -201,20 +206,24 @@ def reseed_endmember(
     pred: torch.Tensor,
     usage: torch.Tensor,
 ) -> None:
-    """Move an unused endmember to the spectrum the model reconstructs worst, and revive it.
+    """Revive an unused endmember by splitting the most used one towards the worst pixel.
 
-    As k-means and NMF solvers do with empty clusters: the endmember becomes the batch pixel
-    with the largest reconstruction error, and the encoder's output for it becomes a copy of
-    the most used endmember's, the two sharing that endmember's abundance (each logit − log 2).
-    Without the second half the endmember would stay dead: the softmax gradient of an
-    abundance near zero is near zero. ``usage`` is updated so one check re-seeds from distinct
-    donors.
+    As k-means and NMF solvers do with empty clusters, the dead endmember goes where the model
+    is worst: the donor (most used endmember) ``d`` and the batch spectrum reconstructed
+    worst ``w`` give two endmembers ``d ± (w − d)/2``, and the dead endmember's encoder output
+    becomes a copy of the donor's, each taking half its abundance (logits − log 2). The pair
+    still mixes to ``d``, so the reconstruction does not jump (a jump makes every pixel push the
+    newcomer out again), while pixels whose residual points towards ``w`` now pull the two
+    apart. Without the copied output it would stay dead: the softmax gradient of an abundance
+    near zero is near zero. ``usage`` is updated so one check re-seeds from distinct donors.
     """
     error = (pred - hsi).abs().mean(dim=1).flatten()  # (N·H·W,)
-    worst = int(error.argmax())
     spectra = hsi.permute(0, 2, 3, 1).reshape(-1, hsi.shape[1])
-    model.set_endmember_(index, spectra[worst])
     donor = int(usage.argmax())
+    centre = model.folded_endmembers[donor].clone()
+    half_step = (spectra[int(error.argmax())] - centre) / 2
+    model.set_endmember_(index, centre + half_step)
+    model.set_endmember_(donor, centre - half_step)
     model.split_output_(donor, into=index)
     usage[donor] /= 2
     usage[index] = usage[donor]
