@@ -207,8 +207,8 @@ class StepBar:
             self.progress.update(self.task, completed=step, loss=f"{losses['total']:.4g}")
             return
         now = time.monotonic()
-        if self.started is None:
-            self.started = (now, step - 1)
+        if self.started is None:  # the first line comes after LOG_EVERY_S, with a real ETA
+            self.started, self.logged = (now, step - 1), now
         if now - self.logged >= self.LOG_EVERY_S or step == total:
             self.logged = now
             console.print(
