@@ -72,6 +72,7 @@ def test_run_folder_holds_config_weights_and_loss_curve(tmp_path, dataset):
 
 def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, dataset):
     out = tmp_path / "run"
+    handler = signal.getsignal(signal.SIGINT)  # Python's default, or SIG_IGN under `nohup … &`
     trainer = DiffusionTrainer.start(tiny_config(max_steps=8, checkpoint_every=5), dataset, out)
     for info in trainer.steps():
         if info.step == 3:
@@ -80,7 +81,7 @@ def test_ctrl_c_stops_after_the_step_and_saves(tmp_path, dataset):
     assert (out / "checkpoints" / "step_00000003" / "state.pt").is_file()
     resumed = DiffusionTrainer.resume(dataset, out).run()
     assert resumed.step == 8 and not resumed.interrupted
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler  # the trainer restores what it found
 
 
 def test_learns_to_denoise(tmp_path, dataset):
