@@ -286,7 +286,8 @@ class SceneUnmixer:
 
     @property
     def endmembers_(self) -> np.ndarray:
-        return self.model_.endmembers.detach().numpy() + self.bias_
+        self._check_fitted()
+        return self.model_.folded_endmembers.detach().numpy().copy()
 
     @property
     def bias_(self) -> np.ndarray:
