@@ -163,19 +163,21 @@ def plot_spectral_profiles(
     Points are drawn at random (``seed``) away from the border; each region is the 6x6 block
     whose corner is the point, so the two panels describe the same places.
     """
-    from msfdiff.plotting import false_colour, plt, save_figure
+    from matplotlib.patches import Rectangle
+
+    from msfdiff.plotting import false_colour, save_figure, subplots
 
     height, width, n_bands = hsi.shape
     x = np.arange(n_bands) if wavelengths_nm is None else wavelengths_nm
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, max(1, height - REGION_SIZE), n_points)
     cols = rng.integers(0, max(1, width - REGION_SIZE), n_points)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1, 1.4, 1.4]})
+    fig, axes = subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"width_ratios": [1, 1.4, 1.4]})
     axes[0].imshow(false_colour(hsi, wavelengths_nm))
     for i, (r, c) in enumerate(zip(rows, cols, strict=True)):
         colour = f"C{i}"
         axes[0].add_patch(
-            plt.Rectangle((c - 0.5, r - 0.5), REGION_SIZE, REGION_SIZE, fill=False, color=colour)
+            Rectangle((c - 0.5, r - 0.5), REGION_SIZE, REGION_SIZE, fill=False, color=colour)
         )
         axes[1].plot(x, hsi[r, c], color=colour, lw=1.5, label=f"pixel ({r}, {c})")
         region = hsi[r : r + REGION_SIZE, c : c + REGION_SIZE].reshape(-1, n_bands)

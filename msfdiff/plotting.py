@@ -1,6 +1,7 @@
 """Pictures people look at: false colour, endmember spectra, abundance maps, spectral profiles.
 
-Matplotlib with the Agg backend, written atomically to PNG.
+Figures are built with matplotlib's object API (``Figure``), never pyplot, so drawing needs
+no backend, leaves no global state and works in threads; PNGs are written atomically.
 """
 
 from __future__ import annotations
@@ -8,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from msfdiff._io import atomic_path
 
-from msfdiff._io import atomic_path  # noqa: E402
+DPI = 110
 
 FALSE_COLOUR_NM = (640.0, 550.0, 460.0)
 
@@ -37,11 +37,16 @@ def false_colour(
     return np.clip(rgb / max(float(hi), 1e-8), 0, 1)
 
 
-def save_figure(fig: plt.Figure, path: str | Path) -> Path:
-    """Save ``fig`` as PNG atomically and close it."""
+def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
+    """``(Figure, axes)`` like ``pyplot.subplots`` (``figsize`` and ``subplot`` keywords)."""
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Save ``fig`` as PNG atomically (every figure of msfdiff at one resolution)."""
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
     return Path(path)
 
 
@@ -66,7 +71,7 @@ def plot_endmembers(
     """Endmember spectra against wavelength (paper Fig. 6 style); ``usage`` (mean abundance
     per endmember) goes into the legend, so an unused endmember is seen as one."""
     x = np.arange(endmembers.shape[1]) if wavelengths_nm is None else wavelengths_nm
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig, ax = subplots(figsize=(6, 3.6))
     for i, spectrum in enumerate(endmembers):
         label = f"endmember {i + 1}"
         if usage is not None:
@@ -99,7 +104,7 @@ def plot_abundance_grid(
     if stretch:
         pooled = np.concatenate([a.reshape(-1, k) for a in abundances])
         tops = np.maximum(np.percentile(pooled, 99, axis=0), 1e-3)
-    fig, axes = plt.subplots(n, k, figsize=(1.6 * k, 1.6 * n), squeeze=False)
+    fig, axes = subplots(n, k, figsize=(1.6 * k, 1.6 * n), squeeze=False)
     for r, abundance in enumerate(abundances):
         for c in range(k):
             ax = axes[r, c]
@@ -128,7 +133,7 @@ def plot_reconstruction(
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, original.shape[0], n_pixels)
     cols = rng.integers(0, original.shape[1], n_pixels)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.6]})
+    fig, axes = subplots(1, 3, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.6]})
     for ax, cube, name in (
         (axes[0], original, "original"),
         (axes[1], reconstructed, "reconstructed"),
@@ -151,7 +156,7 @@ def plot_loss(
     history: Sequence[dict], path: str | Path, *, keys: Sequence[str] = ("total",), title: str = ""
 ) -> Path:
     """Training-loss curve(s) on a log scale, smoothed with a running mean."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = subplots(figsize=(6, 3.2))
     steps = np.array([row["step"] for row in history])
     for key in keys:
         values = np.array([row[key] for row in history], dtype=float)

@@ -15,48 +15,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from msfdiff.errors import DataFormatError, DataNotFoundError, OutputExistsError
+from msfdiff._io import atomic_dir
+from msfdiff.errors import DataFormatError, DataNotFoundError
 
 ARRAY_NAME = "abundances.npy"
 INDEX_NAME = "index.json"
 SUM_TOLERANCE = 1e-3  # float16 storage rounds a sum of k values by at most 2**-11 < 1e-3
 _DTYPES = ("float16", "float32")
-
-
-@contextmanager
-def atomic_dir(path: str | os.PathLike, *, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary sibling folder that replaces ``path`` only if the block succeeds.
-
-    An existing ``path`` is refused unless ``force``; with ``force`` it is moved aside first and
-    deleted after the new folder is in place, so readers never see a half-written folder.
-    """
-    path = Path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: already exists (use --force to overwrite)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        trash = None
-        if path.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, trash / path.name)
-        os.replace(tmp, path)
-        if trash is not None:
-            shutil.rmtree(trash)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def check_simplex(abundances: np.ndarray, where: str) -> None:

@@ -38,8 +38,8 @@ from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
 
-from msfdiff._io import atomic_write
-from msfdiff.data.abundances import AbundanceDataset, atomic_dir
+from msfdiff._io import atomic_dir, atomic_write
+from msfdiff.data.abundances import AbundanceDataset
 from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
 from msfdiff.diffusion.pipeline import SCHEDULER_DIR, UNET_DIR, build_scheduler, build_unet
 from msfdiff.diffusion.simplex import estimate_clr_scale

@@ -9,27 +9,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from msfdiff._io import atomic_path  # noqa: E402
+from msfdiff.plotting import save_figure, subplots
 
 REAL_COLOUR, SYNTHETIC_COLOUR = "tab:blue", "tab:orange"
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return Path(path)
-
-
-def _mean_std_band(
-    ax: plt.Axes, x: np.ndarray, values: np.ndarray, colour: str, label: str
-) -> None:
+def _mean_std_band(ax: Axes, x: np.ndarray, values: np.ndarray, colour: str, label: str) -> None:
     """Mean line and ±1 std band of ``values`` (n_samples, n_points) over its rows."""
     mean, std = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
     ax.plot(x, mean, color=colour, label=label)
@@ -54,7 +42,7 @@ def plot_band_quality(
     """
     names = [name for name in real if name in synthetic]
     by_index = positions[0] is None or positions[1] is None
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
+    fig, axes = subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         for scores, x, colour, label in (
             (real[name], positions[0], REAL_COLOUR, "real"),
@@ -65,7 +53,7 @@ def plot_band_quality(
         xlabel = "band" if by_index else "wavelength (nm)"
         ax.set(xlabel=xlabel, ylabel=f"{name.upper()} (lower is better)", title=name.upper())
         ax.legend(frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_spectra(
@@ -81,7 +69,7 @@ def plot_spectra(
     ----------
     real_pixels, synthetic_pixels : ndarray of shape (n_pixels, n_bands)
     """
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = subplots(figsize=(5.5, 3.5))
     if wavelengths_nm is None:
         x, xlabel = np.arange(1, real_pixels.shape[1] + 1), "band"
     else:
@@ -92,7 +80,7 @@ def plot_spectra(
     )
     ax.set(xlabel=xlabel, ylabel="value", title="Pixel spectra, mean ± std")
     ax.legend(frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_histograms(
@@ -110,7 +98,7 @@ def plot_histograms(
     n = len(pairs)
     cols = min(n, 3)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     for ax, (title, (real, synthetic)) in zip(axes.flat, pairs.items(), strict=False):
         edges = np.histogram_bin_edges(np.concatenate([real, synthetic]), bins=bins)
         ax.hist(real, bins=edges, density=True, alpha=0.5, color=REAL_COLOUR, label="real")
@@ -126,7 +114,7 @@ def plot_histograms(
         ax.legend(frameon=False)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_power_spectra(
@@ -143,10 +131,10 @@ def plot_power_spectra(
     real, synthetic : ndarray of shape (n_endmembers, n_bins)
     """
     k = real.shape[0]
-    fig, axes = plt.subplots(1, k, figsize=(3.4 * k, 3.0), squeeze=False)
+    fig, axes = subplots(1, k, figsize=(3.4 * k, 3.0), squeeze=False)
     for j, ax in enumerate(axes[0]):
         ax.loglog(frequencies, real[j], color=REAL_COLOUR, label="real")
         ax.loglog(frequencies, synthetic[j], color=SYNTHETIC_COLOUR, label="synthetic")
         ax.set(title=f"endmember {j + 1}", xlabel="cycles/pixel", ylabel="power")
         ax.legend(frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)

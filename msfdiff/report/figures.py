@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from msfdiff.plotting import plt, save_figure
+from msfdiff.plotting import save_figure, subplots
 
 
 def plot_abundance_rows(
@@ -43,9 +43,7 @@ def plot_abundance_rows(
         ``path``.
     """
     n, k = len(abundances), abundances[0].shape[-1]
-    fig, axes = plt.subplots(
-        n, k + 1, figsize=(1.55 * (k + 1) + 0.9, 1.55 * n + 0.35), squeeze=False
-    )
+    fig, axes = subplots(n, k + 1, figsize=(1.55 * (k + 1) + 0.9, 1.55 * n + 0.35), squeeze=False)
     mappable = None
     for r, (image, abundance) in enumerate(zip(images, abundances, strict=True)):
         if image is not None:

@@ -12,7 +12,7 @@ from msfdiff.data.abundances import make_synthetic_abundances, write_abundance_d
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.writers import write_hsi
 from msfdiff.fusion import fuse
-from msfdiff.plotting import plot_reconstruction, plt, save_figure
+from msfdiff.plotting import plot_reconstruction, save_figure, subplots
 from msfdiff.unmixing import SceneUnmixer
 from tests.synthetic import known_scene
 
@@ -136,7 +136,7 @@ def build_run(root: Path, photos_dir: Path) -> Path:
     evaluation = root / "evaluation"
     evaluation.mkdir()
     (evaluation / "metrics.json").write_text(json.dumps(EVALUATION))
-    fig, ax = plt.subplots(figsize=(3, 2))
+    fig, ax = subplots(figsize=(3, 2))
     ax.plot([400, 500, 600], [0.1, 0.3, 0.2])
     save_figure(fig, evaluation / "spectra.png")
     return root
