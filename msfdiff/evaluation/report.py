@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-import msfdiff
 from msfdiff._io import check_new, write_json
+from msfdiff._version import __version__
 from msfdiff.data.bands import BandSelector, parse_band_selector, srgb_encode
 from msfdiff.errors import DataFormatError, DataNotFoundError
 from msfdiff.evaluation import no_reference, plots, spectral
@@ -352,7 +352,7 @@ def evaluate_sets(
     real, synthetic = _share_wavelengths(real, synthetic, notes)
     metrics: dict[str, Any] = {}
     report: dict[str, Any] = {
-        "msfdiff_version": msfdiff.__version__,
+        "msfdiff_version": __version__,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "sets": {"real": real.describe(), "synthetic": synthetic.describe()},
         "settings": {

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import yaml
 
-import msfdiff
 from msfdiff._io import atomic_write, check_new
+from msfdiff._version import __version__
 from msfdiff.data.bands import BandSelector
 from msfdiff.data.cube import HyperCube
 from msfdiff.errors import DataNotFoundError, MsfdiffError
@@ -187,7 +187,7 @@ def render_report(run_dir: str | os.PathLike, *, max_images: int = 8) -> str:
     return _PAGE.format(
         title=escape(f"msfdiff run report: {run_dir.resolve().name}"),
         css=_CSS,
-        subtitle=escape(f"{run_dir.resolve()} · made {made} by msfdiff {msfdiff.__version__}"),
+        subtitle=escape(f"{run_dir.resolve()} · made {made} by msfdiff {__version__}"),
         nav=nav,
         body="\n".join(sections),
     )
