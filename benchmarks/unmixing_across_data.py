@@ -43,7 +43,7 @@ from msfdiff.data.readers import read_band_images
 from msfdiff.data.shared import shared_data_dir
 from msfdiff.errors import DegenerateModelError
 from msfdiff.evaluation.reconstruction import reconstruction_metrics
-from msfdiff.unmixing import SceneUnmixer
+from msfdiff.unmixing import DEFAULT_PRESET, SceneUnmixer
 
 CAVE_TRAIN = ("balloons_ms", "flowers_ms", "fake_and_real_peppers_ms", "oil_painting_ms")
 CAVE_TEST = ("jelly_beans_ms", "stuffed_toys_ms")
@@ -128,7 +128,7 @@ def main() -> int:
     parser.add_argument("--data", nargs="+", default=["chikusei", "cave", "demo", "samson"])
     parser.add_argument("--variant", nargs="+", default=["default="])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--preset", default=DEFAULT_PRESET)
     args = parser.parse_args()
     root = shared_data_dir()
     print(
@@ -143,7 +143,7 @@ def main() -> int:
             label, overrides = parse_variant(variant)
             for seed in args.seeds:
                 start = time.perf_counter()
-                unmixer = SceneUnmixer(preset=args.preset, random_state=seed, **overrides)
+                unmixer = SceneUnmixer(preset=args.preset, overrides=overrides, random_state=seed)
                 try:
                     unmixer.fit(train)
                 except DegenerateModelError as err:

@@ -3,7 +3,8 @@
 ``FOLDER/step_00001200/`` holds whatever the trainer writes into it (weights via
 ``save_pretrained``, a ``state.pt`` with optimiser and RNG state). A checkpoint appears whole
 or not at all (written under a temporary name, then renamed), the newest complete one is the
-one to resume from, and older ones beyond ``keep`` are deleted after the new one is in place.
+one to resume from, and older ones beyond ``keep`` (and any of a later step, left by an
+abandoned run) are deleted after the new one is in place.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ def save_checkpoint(
     path = folder / f"{_PREFIX}{step:08d}"
     with atomic_dir(path, force=True) as tmp:
         write(tmp)
+    for old in checkpoints(folder):
+        if checkpoint_step(old) > step:  # left by an abandoned, longer run: never resume it
+            shutil.rmtree(old)
     for old in checkpoints(folder)[:-keep] if keep > 0 else []:
         shutil.rmtree(old)
     return path

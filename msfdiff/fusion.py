@@ -3,8 +3,8 @@
 Eq. (5), ``Y' = E A' + eps``, is the linear mixing model the unmixer's decoder learned, applied
 to sampled abundances: the spectra come from real HSIs, the spatial layout from the diffusion.
 ``fuse`` is a pure function of arrays (the ``inverse_transform`` of the unmixer); the rest of this
-module writes one sample's files: the HSI, its abundance map, a false-colour PNG and spectral
-profile plots (paper Fig. 11).
+module writes one sample's files (names from :mod:`msfdiff.layout`): the HSI, a false-colour
+PNG, spectral profile plots (paper Fig. 11) and, for fused samples, the abundance map.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from msfdiff._io import atomic_path, check_new
+from msfdiff.data.formats import WRITE_FORMATS
 from msfdiff.errors import DataFormatError
+from msfdiff.layout import FALSE_COLOUR_SUFFIX, PROFILES_SUFFIX, sample_abundance_path, sample_stem
 
-HSI_SUFFIXES = {"envi": ".hdr", "npy": ".npy", "mat": ".mat", "tif": ".tif"}
 REGION_SIZE = 6  # paper Fig. 11(d): mean spectra of 6x6 regions
 
 
@@ -92,34 +93,32 @@ def estimate_noise_std(residuals: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- sample files
 
 
-def sample_stem(index: int, *, digits: int = 4) -> str:
-    """``sample_0003``: the file-name stem of sample ``index``."""
-    return f"sample_{index:0{digits}d}"
-
-
-def abundance_path(out_dir: str | os.PathLike, index: int, *, digits: int = 4) -> Path:
-    """Where sample ``index``'s abundance map goes; it is written last, so it marks completion."""
-    return Path(out_dir) / f"{sample_stem(index, digits=digits)}_abundance.npy"
+def completion_marker(out_dir: str | os.PathLike, index: int, *, fused: bool = True) -> Path:
+    """The file :func:`write_sample` writes last, whose presence means sample ``index`` is
+    complete: its abundance map, or for a cube drawn directly (no abundances) its profiles."""
+    if fused:
+        return sample_abundance_path(out_dir, index)
+    return Path(out_dir) / f"{sample_stem(index)}{PROFILES_SUFFIX}"
 
 
 def write_sample(
     out_dir: str | os.PathLike,
     index: int,
-    abundances: np.ndarray,
+    abundances: np.ndarray | None,
     hsi: np.ndarray,
     *,
     wavelengths_nm: np.ndarray | None,
-    endmembers: np.ndarray,
+    endmembers: np.ndarray | None,
     format: str = "envi",
-    digits: int = 4,
     force: bool = False,
 ) -> list[Path]:
     """Write one synthetic sample: HSI, false colour, spectral profiles, then its abundance map.
 
-    Each file is written atomically. The abundance map (``sample_NNNN_abundance.npy``, shape
-    (H, W, k)) comes last, so its presence means the sample is complete -- an interrupted run
-    can skip exactly those samples. A ``.mat`` HSI also holds ``Abu`` (H, W, k) and ``End``
-    (n_bands, k), the keys of the authors' code.
+    Each file is written atomically and the :func:`completion_marker` comes last, so an
+    interrupted run can skip exactly the complete samples. The abundance map
+    (``sample_NNNN_abundance.npy``, shape (H, W, k)) is written for fused samples; a ``.mat``
+    HSI then also holds ``Abu`` (H, W, k) and ``End`` (n_bands, k), the keys of the authors'
+    code. ``abundances=None`` writes a cube drawn directly by an ``"hsi"`` generator.
 
     Returns
     -------
@@ -130,21 +129,27 @@ def write_sample(
     from msfdiff.data.writers import write_hsi
     from msfdiff.plotting import false_colour, save_image
 
-    if format not in HSI_SUFFIXES:
-        raise DataFormatError(f"unknown format {format!r}; choose one of {list(HSI_SUFFIXES)}")
+    if format not in WRITE_FORMATS:
+        raise DataFormatError(f"unknown format {format!r}; choose one of {list(WRITE_FORMATS)}")
     out_dir = Path(out_dir)
-    stem = sample_stem(index, digits=digits)
+    stem = sample_stem(index)
+    fused = abundances is not None
     cube = HyperCube(np.asarray(hsi, dtype=np.float32), wavelengths_nm, source=stem)
-    extra = {"Abu": abundances, "End": np.asarray(endmembers).T} if format == "mat" else None
-    preview, profiles = out_dir / f"{stem}_false_colour.png", out_dir / f"{stem}_profiles.png"
-    target = abundance_path(out_dir, index, digits=digits)
-    for path in (preview, profiles, target):
+    extra = None
+    if fused and format == "mat":
+        extra = {"Abu": abundances, "End": np.asarray(endmembers).T}
+    preview = out_dir / f"{stem}{FALSE_COLOUR_SUFFIX}"
+    profiles = out_dir / f"{stem}{PROFILES_SUFFIX}"
+    target = sample_abundance_path(out_dir, index)
+    for path in (preview, profiles, target) if fused else (preview, profiles):
         check_new(path, force=force)
     written = [
-        write_hsi(out_dir / f"{stem}{HSI_SUFFIXES[format]}", cube, force=force, extra=extra),
+        write_hsi(out_dir / f"{stem}{WRITE_FORMATS[format]}", cube, force=force, extra=extra),
         save_image(false_colour(cube.data, wavelengths_nm), preview),
         plot_spectral_profiles(cube.data, wavelengths_nm, profiles, seed=index),
     ]
+    if not fused:
+        return written
     with atomic_path(target) as tmp:
         np.save(tmp, np.asarray(abundances, dtype=np.float32))
     return [*written, target]

@@ -1,135 +1,125 @@
-"""Phases 2+3 together: sample abundance maps from a trained run and fuse them into HSIs.
+"""Samples of any generator written as HSI files: the body of ``msfdiff sample`` and of the
+pipeline's sample stage.
 
-Used by ``msfdiff sample`` and by the pipeline's sample stage. Output folder::
+An ``"abundances"`` generator's maps are fused with the unmixer's endmembers (phases 2+3 of
+MSF-Diff); an ``"hsi"`` generator's cubes are written as they are. Output folder (names from
+:mod:`msfdiff.layout`)::
 
     OUT/sampling.json                 settings (model digest, sampler, steps, seed, classes, …)
     OUT/sample_NNNN.<hdr|npy|mat|tif> the synthetic HSI, with wavelengths
     OUT/sample_NNNN_false_colour.png  preview;  OUT/sample_NNNN_profiles.png  Fig. 11 profiles
-    OUT/sample_NNNN_abundance.npy     its abundance map (H, W, k), written last
+    OUT/sample_NNNN_abundance.npy     its abundance map (H, W, k), written last (fused samples)
 
-A sample whose abundance file exists is complete, so an interrupted run resumes where it
-stopped, and sample ``i`` is the same whatever the batch size (seeded per index).
+A sample whose last file exists is complete, so an interrupted run resumes where it stopped,
+and sample ``i`` is the same whatever the batch size (the generator seeds it by index).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from msfdiff._io import write_json
-from msfdiff.errors import DataFormatError, OutputExistsError
+from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
+from msfdiff.fusion import completion_marker, fuse, write_sample
+from msfdiff.generator import Generator, SamplingSettings
+from msfdiff.layout import SAMPLING_MANIFEST
+from msfdiff.progress import Log, Progress, no_log, no_progress
 
-MANIFEST_NAME = "sampling.json"
+if TYPE_CHECKING:
+    from msfdiff.unmixing import SceneUnmixer
 
 
 def generate_samples(
-    run_dir: str | Path,
+    generator: Generator,
     out: str | Path,
     *,
+    unmixer: SceneUnmixer | None = None,
     n: int,
-    sampler: str = "ddpm",
-    steps: int | None = None,
-    format: str = "envi",
-    seed: int = 0,
-    noise: bool = False,
-    class_name: str | None = None,
-    size: int | None = None,
-    batch_size: int = 8,
+    settings: SamplingSettings = SamplingSettings(),
     force: bool = False,
-    progress: Callable[[Iterable, int], Iterable] | None = None,
-    log: Callable[[str], None] = print,
+    progress: Progress | None = None,
+    log: Log = no_log,
 ) -> Path:
     """Write ``n`` synthetic HSIs into ``out`` (resuming a folder made with the same settings).
 
-    Fusion uses the unmixer's ``endmembers_`` (decoder bias folded in, exact on the simplex)
-    and, with ``noise``, its per-band residual ``noise_std_`` (the ε of Eq. 5). ``size`` is
-    the map size (default: the model's ``image_size``).
+    ``unmixer`` (a fitted :class:`~msfdiff.unmixing.SceneUnmixer`, needed for abundances)
+    gives the fusion its ``endmembers_`` (decoder bias folded in, exact on the simplex), the
+    wavelengths and, with ``settings.noise``, its per-band residual ``noise_std_`` (the ε of
+    Eq. 5). Everything is checked before ``out`` is touched; ``progress`` hears of each sample.
     """
-    from msfdiff.diffusion.pipeline import AbundancePipeline, make_sampler
-    from msfdiff.fusion import HSI_SUFFIXES, abundance_path, fuse, write_sample
-    from msfdiff.unmixing import load_unmixer
-
-    run_dir, out = Path(run_dir), Path(out)
-    if format not in HSI_SUFFIXES:
-        raise DataFormatError(f"unknown format {format!r}; choose one of {list(HSI_SUFFIXES)}")
-    unmixer = load_unmixer(run_dir)
-    pipe = AbundancePipeline.from_pretrained(run_dir / "diffusion")
-    endmembers = np.asarray(unmixer.endmembers_)
-    if endmembers.shape[0] != pipe.k:
+    out = Path(out)
+    fused = generator.output_space == "abundances"
+    if fused and unmixer is None:
+        raise ConfigError("an abundance generator needs the unmixer whose endmembers it fuses")
+    if fused and np.shape(unmixer.endmembers_)[0] != generator.n_channels:
         raise DataFormatError(
-            f"{run_dir}: the unmixer has {endmembers.shape[0]} endmembers, the diffusion model {pipe.k}"
+            f"the unmixer has {np.shape(unmixer.endmembers_)[0]} endmembers, "
+            f"the generator {generator.n_channels}"
         )
-    pipe.class_index(class_name)  # fail before touching OUT
-    size = pipe.check_size(size)
-    scheduler = make_sampler(pipe.scheduler_config, sampler, steps)
-    settings = {
-        "model_sha256": _weights_digest(run_dir / "diffusion"),
-        "unmixer": str((run_dir / "unmixing").resolve()),
-        "sampler": sampler,
-        "steps": len(scheduler.timesteps),
-        "seed": seed,
-        "class": class_name,
-        # a conditional model asked for no class draws sample i from classes[i % len(classes)]
-        "classes": [] if class_name is not None else pipe.classes,
-        "size": size,
-        "format": format,
-        "noise": noise,
+    options = {name: getattr(settings, name) for name in generator.options}
+    request = generator.check_request(class_name=settings.class_name, size=settings.size, **options)
+    manifest = {
+        "model_sha256": generator.fingerprint(),
+        "unmixer_sha256": _unmixer_digest(unmixer) if fused else None,
+        **request,
+        "seed": settings.seed,
+        "class": settings.class_name,
+        # a conditional generator asked for no class draws sample i from classes[i % len(classes)]
+        "classes": [] if settings.class_name is not None else generator.classes,
+        "format": settings.format,
+        "noise": settings.noise and fused,
     }
-    _prepare_out(out, settings, force=force)
-    todo = [i for i in range(n) if force or not abundance_path(out, i).exists()]
+    _prepare_out(out, manifest, force=force)
+    todo = [i for i in range(n) if force or not completion_marker(out, i, fused=fused).exists()]
     if len(todo) < n:
         log(f"{n - len(todo)} of {n} samples already in {out}; making the other {len(todo)}")
-    batches = pipe.generate(
-        todo,
-        sampler=sampler,
-        steps=steps,
-        seed=seed,
-        batch_size=batch_size,
-        class_name=class_name,
-        size=size,
-    )
-    per_sample: Iterable = ((i, a) for idx, maps in batches for i, a in zip(idx, maps, strict=True))
-    if progress is not None:
-        per_sample = progress(per_sample, len(todo))
-    for i, abundance in per_sample:
-        hsi = fuse(
-            endmembers,
-            abundance,
-            noise_std=unmixer.noise_std_ if noise else None,
-            rng=np.random.default_rng([seed, i]),
+    endmembers = np.asarray(unmixer.endmembers_) if fused else None
+    wavelengths = unmixer.wavelengths_ if fused else generator.wavelengths_nm
+    noise_std = unmixer.noise_std_ if fused and settings.noise else None
+    report = progress or no_progress
+    for start in range(0, len(todo), settings.batch_size):
+        batch = todo[start : start + settings.batch_size]
+        drawn = generator.sample(
+            batch, seed=settings.seed, class_name=settings.class_name, size=settings.size, **options
         )
-        # force: leftovers of an interrupted sample are ours (OUT was checked above)
-        write_sample(
-            out,
-            i,
-            abundance,
-            hsi,
-            wavelengths_nm=unmixer.wavelengths_,
-            endmembers=endmembers,
-            format=format,
-            force=True,
-        )
+        for done, (i, sample) in enumerate(zip(batch, drawn, strict=True), start=start + 1):
+            if fused:
+                rng = np.random.default_rng([settings.seed, i])
+                abundances, hsi = sample, fuse(endmembers, sample, noise_std=noise_std, rng=rng)
+            else:
+                abundances, hsi = None, sample
+            # force: leftovers of an interrupted sample are ours (OUT was checked above)
+            write_sample(
+                out,
+                i,
+                abundances,
+                hsi,
+                wavelengths_nm=wavelengths,
+                endmembers=endmembers,
+                format=settings.format,
+                force=True,
+            )
+            report(done, len(todo), "")
     return out
 
 
-def _weights_digest(folder: Path) -> str:
-    """SHA-256 of the sampling weights, so resuming into OUT never mixes two models."""
-    from msfdiff.diffusion.pipeline import UNET_DIR
-
+def _unmixer_digest(unmixer: SceneUnmixer) -> str:
+    """SHA-256 of what fusion takes from the unmixer, so resuming never mixes two unmixers."""
     digest = hashlib.sha256()
-    for path in sorted((folder / UNET_DIR).glob("*.safetensors")):
-        with open(path, "rb") as f:
-            digest.update(hashlib.file_digest(f, "sha256").digest())
+    for values in (unmixer.endmembers_, unmixer.noise_std_, unmixer.wavelengths_):
+        if values is not None:
+            digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return digest.hexdigest()
 
 
 def _prepare_out(out: Path, settings: dict, *, force: bool) -> None:
     """Create OUT or check it holds samples made with the same settings (then they are reused)."""
-    manifest = out / MANIFEST_NAME
+    manifest = out / SAMPLING_MANIFEST
     if out.exists() and not force:
         if manifest.is_file():
             previous = json.loads(manifest.read_text())

@@ -13,7 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from sklearn.base import clone
 
+from msfdiff.checkpoints import STATE_NAME, checkpoint_step, latest_checkpoint
+from msfdiff.layout import RunLayout
 from tests.synthetic import known_scene
 
 TINY = [
@@ -64,11 +67,11 @@ def trained_run(scene_files, tmp_path_factory) -> Path:
 
 
 def test_progress_log_line_states_step_loss_elapsed_and_eta():
-    from msfdiff.cli.unmix import log_line
+    from msfdiff.cli._common import log_line
 
-    line = log_line("unmixing", 300, 1500, 0.0123, 100.0, 0, 145.0)
+    line = log_line("unmixing", 300, 1500, "loss 0.0123", 100.0, 0, 145.0)
     assert line == "unmixing: step 300/1500 (20%), loss 0.0123, 45 s elapsed, ETA 3 min 0 s"
-    resumed = log_line("unmixing", 1300, 1500, 0.01, 0.0, 1200, 60.0)  # 100 steps in 60 s
+    resumed = log_line("unmixing", 1300, 1500, "loss 0.01", 0.0, 1200, 60.0)  # 100 steps in 60 s
     assert resumed.endswith("1 min 0 s elapsed, ETA 2 min 0 s")
 
 
@@ -169,20 +172,24 @@ def test_kill_and_resume_continues_from_checkpoint(scene_files, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    pointer = run / "unmixing" / "checkpoints" / "latest.json"
+    layout = RunLayout(run)
+
+    def newest_step() -> int:
+        newest = latest_checkpoint(layout.unmixing_checkpoints)
+        return -1 if newest is None else checkpoint_step(newest)
+
     deadline = time.time() + 120
-    while time.time() < deadline and not (
-        pointer.exists() and json.loads(pointer.read_text())["step"] >= 40
-    ):
+    while time.time() < deadline and newest_step() < 40:
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = json.loads(pointer.read_text())["step"]
+    killed_at = newest_step()
     assert 40 <= killed_at < 800
-    assert not (run / "unmixing" / "unmixer.json").exists()
-    # every checkpoint folder present is complete (no half-written one is ever pointed to)
-    ckpt = run / "unmixing" / "checkpoints" / f"step-{killed_at:08d}"
-    assert (ckpt / "trainer.pt").exists() and (ckpt / "model" / "config.json").exists()
+    assert not (layout.unmixing / "unmixer.json").exists()
+    # every checkpoint folder present is complete (no half-written one is ever published)
+    ckpt = latest_checkpoint(layout.unmixing_checkpoints)
+    assert ckpt.name == f"step_{killed_at:08d}"
+    assert (ckpt / STATE_NAME).exists() and (ckpt / "model" / "config.json").exists()
     result = msfdiff(*args, "--resume")
     assert result.returncode == 0, result.stderr
     history = json.loads((run / "unmixing" / "history.json").read_text())
@@ -195,23 +202,24 @@ def test_resume_equals_uninterrupted(scene_files, tmp_path):
     from msfdiff.unmixing import SceneUnmixer
 
     cube = read_hsi(scene_files[0])
-    kw = dict(
+    overrides = dict(
         widths=(8,), steps=12, batch_size=2, crop_size=16, band_selection="nearest:620,540,460"
     )
-    straight = SceneUnmixer(3, preset="cpu", **kw).fit(cube)
+    unmixer = SceneUnmixer(3, preset="cpu", overrides=overrides)
+    straight = clone(unmixer).fit(cube)
     ckpt = tmp_path / "ck"
 
-    def interrupt(step, total, losses):
+    def interrupt(step, total, status=""):
         if step == 6:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        SceneUnmixer(
-            3, preset="cpu", checkpoint_dir=ckpt, checkpoint_every=1000, on_step=interrupt, **kw
-        ).fit(cube)
-    resumed = SceneUnmixer(
-        3, preset="cpu", checkpoint_dir=ckpt, checkpoint_every=1000, resume=True, **kw
-    ).fit(cube)
+        clone(unmixer).fit(cube, checkpoint_dir=ckpt, checkpoint_every=1000, progress=interrupt)
+    lines = []
+    resumed = clone(unmixer).fit(
+        cube, checkpoint_dir=ckpt, checkpoint_every=1000, resume=True, log=lines.append
+    )
+    assert lines[0].startswith("unmixing: resuming from step 6 of 12")
     assert len(resumed.history_) == len(straight.history_) == 12
     for a, b in zip(
         straight.model_.state_dict().values(), resumed.model_.state_dict().values(), strict=True

@@ -34,7 +34,7 @@ def test_demo_unmixing_uses_every_endmember(embedded, seed, decoder_init):
     train, held_out = embedded
     overrides = {**DEMO_UNMIXING["overrides"], "decoder_init": decoder_init}
     # fit raises DegenerateModelError if an endmember is unused at the end
-    unmixer = SceneUnmixer(preset=DEMO_UNMIXING["preset"], random_state=seed, **overrides)
+    unmixer = SceneUnmixer(preset=DEMO_UNMIXING["preset"], overrides=overrides, random_state=seed)
     unmixer.fit(train)
     assert unmixer.usage_.min() >= 0.01, unmixer.usage_
     assert unmixer.endmembers_.min() >= -0.01

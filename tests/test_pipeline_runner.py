@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from msfdiff.config import from_dict
 from msfdiff.errors import ConfigError
 from msfdiff.pipeline.config import ExperimentConfig, load_experiment
-from msfdiff.pipeline.runner import STAGES, Runner
+from msfdiff.pipeline.runner import Runner
+from msfdiff.pipeline.stages import STAGE_NAMES, STAGES
 
 
 @pytest.fixture
@@ -23,24 +25,26 @@ def experiment(tmp_path):
 
 
 def recording(calls: list, fail_at: str | None = None):
-    def make(stage):
-        def fn(runner, resume):
-            calls.append((stage, resume))
-            if stage == fail_at:
+    """The real stage declarations with bodies that only record their calls."""
+
+    def make(name):
+        def fn(context, resume):
+            calls.append((name, resume))
+            if name == fail_at:
                 raise KeyboardInterrupt
 
         return fn
 
-    return {stage: make(stage) for stage in STAGES}
+    return [dataclasses.replace(stage, run=make(stage.name)) for stage in STAGES]
 
 
 def test_second_run_skips_everything(experiment, tmp_path):
     calls: list = []
     run = tmp_path / "run"
-    Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
-    assert [c[0] for c in calls] == list(STAGES)
+    Runner(experiment, run, stages=recording(calls), log=lambda s: None).run()
+    assert [c[0] for c in calls] == list(STAGE_NAMES)
     calls.clear()
-    outcome = Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    outcome = Runner(experiment, run, stages=recording(calls), log=lambda s: None).run()
     assert calls == [] and set(outcome.values()) == {"skipped"}
     assert (run / "config.yaml").exists()
     assert json.loads((run / "stages" / "unmix.json").read_text())["status"] == "done"
@@ -53,12 +57,12 @@ def test_interrupted_stage_resumes_and_earlier_ones_skip(experiment, tmp_path):
         Runner(
             experiment,
             run,
-            stage_functions=recording(calls, fail_at="diffusion"),
+            stages=recording(calls, fail_at="diffusion"),
             log=lambda s: None,
         ).run()
     assert json.loads((run / "stages" / "diffusion.json").read_text())["status"] == "running"
     calls.clear()
-    outcome = Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    outcome = Runner(experiment, run, stages=recording(calls), log=lambda s: None).run()
     assert outcome["unmix"] == "skipped" and outcome["diffusion"] == "resumed"
     assert calls[0] == ("diffusion", True)
 
@@ -66,10 +70,10 @@ def test_interrupted_stage_resumes_and_earlier_ones_skip(experiment, tmp_path):
 def test_changed_input_reruns_that_stage_and_downstream(experiment, tmp_path):
     calls: list = []
     run = tmp_path / "run"
-    Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    Runner(experiment, run, stages=recording(calls), log=lambda s: None).run()
     (tmp_path / "photos" / "q.png").write_bytes(b"new photo")
     calls.clear()
-    outcome = Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    outcome = Runner(experiment, run, stages=recording(calls), log=lambda s: None).run()
     assert outcome["unmix"] == "skipped" and outcome["eval_unmix"] == "skipped"
     assert [c for c in calls] == [
         (s, False) for s in ("infer", "diffusion", "sample", "evaluate", "report")
@@ -79,14 +83,12 @@ def test_changed_input_reruns_that_stage_and_downstream(experiment, tmp_path):
 def test_stage_option_reruns_one_stage(experiment, tmp_path):
     calls: list = []
     run = tmp_path / "run"
-    Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run()
+    Runner(experiment, run, stages=recording(calls), log=lambda s: None).run()
     calls.clear()
-    Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run(only="sample")
+    Runner(experiment, run, stages=recording(calls), log=lambda s: None).run(only="sample")
     assert calls == [("sample", False)]
     with pytest.raises(ConfigError, match="unknown stage"):
-        Runner(experiment, run, stage_functions=recording(calls), log=lambda s: None).run(
-            only="nope"
-        )
+        Runner(experiment, run, stages=recording(calls), log=lambda s: None).run(only="nope")
 
 
 def test_experiment_yaml_validates(tmp_path, monkeypatch):

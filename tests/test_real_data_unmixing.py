@@ -8,8 +8,8 @@ from sklearn.linear_model import LinearRegression
 
 from msfdiff.data import chikusei_msfdiff_wavelengths, read_hsi
 from msfdiff.evaluation.reconstruction import reconstruction_metrics
+from msfdiff.evaluation.unmixing import endmember_agreement, read_endmembers
 from msfdiff.unmixing import SceneUnmixer
-from msfdiff.unmixing.reporting import endmember_agreement, read_endmembers
 
 pytestmark = pytest.mark.shared_data
 
@@ -27,7 +27,7 @@ def test_samson_loads_with_wavelengths_and_unmixes(shared_data):
     assert reference.shape == (3, 156)
     # The default start (N-FINDR refined by NMF, non-negative): all three, dark water
     # included, come back from RGB alone (docs/unmixing.md).
-    unmixer = SceneUnmixer(3, preset="cpu", steps=200, random_state=0)
+    unmixer = SceneUnmixer(3, preset="cpu", overrides={"steps": 200}, random_state=0)
     unmixer.fit(cube)
     agreement = endmember_agreement(unmixer, reference)
     assert len(agreement["sad_deg"]) == 3

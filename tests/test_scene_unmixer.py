@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from sklearn.base import clone
 
 from msfdiff.errors import DataFormatError, DegenerateModelError, NotFittedError
 from msfdiff.evaluation.reconstruction import match_endmembers, reconstruction_metrics
-from msfdiff.unmixing import SceneUnmixer
+from msfdiff.fusion import fuse
+from msfdiff.unmixing import DEFAULT_PRESET, SceneUnmixer
 from msfdiff.unmixing.estimator import check_all_used
 from tests.synthetic import known_scene
 
@@ -19,7 +22,8 @@ TINY = dict(
 @pytest.fixture(scope="module")
 def fitted():
     cube, endmembers, abundances = known_scene(size=32, k=3)
-    unmixer = SceneUnmixer(3, preset="cpu", band_selection="nearest:620,540,460", **TINY).fit(cube)
+    overrides = {**TINY, "band_selection": "nearest:620,540,460"}
+    unmixer = SceneUnmixer(3, preset="cpu", overrides=overrides).fit(cube)
     return unmixer, cube, endmembers, abundances
 
 
@@ -84,3 +88,81 @@ def test_wrong_band_count_rejected(fitted):
 def test_not_fitted():
     with pytest.raises(NotFittedError):
         SceneUnmixer(3).transform(np.zeros((4, 4, 3), np.float32))
+
+
+def test_scikit_learn_params_and_clone():
+    unmixer = SceneUnmixer(4, preset="paper", overrides={"steps": 5}, random_state=3)
+    params = unmixer.get_params()
+    assert params == {
+        "n_endmembers": 4,
+        "preset": "paper",
+        "overrides": {"steps": 5},
+        "config": None,
+        "random_state": 3,
+    }
+    twin = clone(unmixer)
+    assert twin is not unmixer and twin.get_params() == params
+    assert twin.set_params(random_state=7).random_state == 7 and unmixer.random_state == 3
+    assert SceneUnmixer().preset == DEFAULT_PRESET == "cpu"  # the default of every face
+
+
+def test_clone_of_a_fitted_unmixer_is_unfitted(fitted):
+    unmixer, cube, _, _ = fitted
+    twin = clone(unmixer)
+    assert twin.get_params() == unmixer.get_params()
+    with pytest.raises(NotFittedError):
+        twin.transform(cube)
+
+
+def _encoded(unmixer: SceneUnmixer, rgb: np.ndarray) -> np.ndarray:
+    """The network applied straight to encoder inputs (N, H, W, 3)."""
+    with torch.no_grad():
+        x = torch.from_numpy(rgb).permute(0, 3, 1, 2)
+        return unmixer.model_.encode(x).permute(0, 2, 3, 1).numpy()
+
+
+def test_a_photo_is_decoded_as_a_photo(fitted):
+    unmixer, _, _, _ = fitted
+    photo = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    floats = photo.astype(np.float32) / np.float32(255)  # as read_photo reads a file
+    expected = _encoded(unmixer, unmixer.rgb_from_photo(floats, gain=1.5))
+    np.testing.assert_array_equal(unmixer.transform(photo, gain=1.5), expected)
+    np.testing.assert_array_equal(unmixer.transform(floats, gain=1.5), expected)
+    np.testing.assert_allclose(unmixer.transform(photo[0], gain=1.5), expected[0], atol=1e-6)
+    np.testing.assert_array_equal(
+        unmixer.transform(photo), _encoded(unmixer, unmixer.rgb_from_photo(floats))
+    )
+
+
+def test_an_hsi_array_is_read_like_its_cube(fitted):
+    unmixer, cube, _, _ = fitted
+    np.testing.assert_array_equal(unmixer.transform(np.asarray(cube.data)), unmixer.transform(cube))
+    flipped = cube.with_data(np.ascontiguousarray(cube.data[::-1]))
+    batch = unmixer.transform(np.stack([cube.data, flipped.data]))
+    assert batch.shape == (2, 32, 32, 3)
+    np.testing.assert_allclose(batch[1], unmixer.transform(flipped), atol=1e-6)
+
+
+def test_inputs_it_cannot_read_are_refused_naming_what_it_reads(fitted):
+    unmixer, cube, _, _ = fitted
+    expected = r"HSI \(H, W, 31\) or \(N, H, W, 31\), or a photo \(H, W, 3\) or \(N, H, W, 3\)"
+    with pytest.raises(DataFormatError, match=expected + r"; got shape \(8, 8, 5\)"):
+        unmixer.transform(np.zeros((8, 8, 5), np.float32))
+    with pytest.raises(DataFormatError, match=r"got shape \(8, 3\)"):
+        unmixer.transform(np.zeros((8, 3), np.float32))
+    with pytest.raises(DataFormatError, match=r"sRGB in \[0, 1\], got values in \[0, 255\]"):
+        unmixer.transform(np.linspace(0, 255, 192, dtype=np.float32).reshape(8, 8, 3))
+    with pytest.raises(DataFormatError, match="uint8 or floats in"):
+        unmixer.transform(np.zeros((8, 8, 3), np.int64))
+    with pytest.raises(ValueError, match="photos only"):
+        unmixer.transform(cube, gain=2.0)
+
+
+def test_inverse_transform_is_the_mixing_model_of_fuse(fitted):
+    unmixer, cube, _, _ = fitted
+    abundances = unmixer.transform(cube)
+    np.testing.assert_array_equal(
+        unmixer.inverse_transform(abundances), fuse(unmixer.endmembers_, abundances)
+    )
+    with pytest.raises(DataFormatError, match="4 endmember channels, the unmixer has 3"):
+        unmixer.inverse_transform(np.zeros((2, 2, 4), np.float32))

@@ -29,16 +29,21 @@ def _killed_model(k: int, n_bands: int, spectra: np.ndarray) -> UnmixingAutoenco
     return model
 
 
-def _train(model, cube, **overrides) -> tuple[list[dict], np.ndarray]:
-    selector = parse_band_selector("nearest:620,540,460")
-    rgb = selector.hsi_to_rgb(cube).astype(np.float32)
+def _crop(cube):
+    """The trainer's crop function over one cube, with a fixed 3-band selection."""
+    rgb = parse_band_selector("nearest:620,540,460").hsi_to_rgb(cube).astype(np.float32)
     hsi = np.asarray(cube.data, np.float32)
 
     def crop(i, r, c, size):
         return rgb[r : r + size, c : c + size], hsi[r : r + size, c : c + size]
 
+    return crop
+
+
+def _train(model, cube, **overrides) -> tuple[list[dict], np.ndarray]:
+    rgb = parse_band_selector("nearest:620,540,460").hsi_to_rgb(cube).astype(np.float32)
     config = UnmixingConfig(n_endmembers=3, **{**TINY, "steps": 300, **overrides})
-    history = train_unmixer(model, crop, [cube.shape[:2]], config)
+    history = train_unmixer(model, _crop(cube), [cube.shape[:2]], config)
     with torch.no_grad():
         x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
         usage = model.encode(x).mean(dim=(0, 2, 3)).numpy()
@@ -102,9 +107,13 @@ def test_a_model_still_collapsed_at_the_end_stops_fit(monkeypatch):
 
     monkeypatch.setattr(estimator, "UnmixingAutoencoder", Collapsing)
     cube, _, _ = known_scene(size=32, k=3)
-    unmixer = SceneUnmixer(
-        3, preset="cpu", steps=40, reseed_below=0.0, band_selection="nearest:620,540,460", **TINY
-    )
+    overrides = {
+        **TINY,
+        "steps": 40,
+        "reseed_below": 0.0,
+        "band_selection": "nearest:620,540,460",
+    }
+    unmixer = SceneUnmixer(3, preset="cpu", overrides=overrides)
     with pytest.raises(DegenerateModelError, match=r"E3 \(0\.0%\) of 3 unused.*--k 2"):
         unmixer.fit(cube)
 
@@ -122,3 +131,32 @@ def test_a_model_that_learned_nothing_stops_fit():
     with pytest.raises(DegenerateModelError, match=r"did not learn.*explains 0%.*learning_rate"):
         check_learned(1.0, 1.0, learning_rate=0.004)
     check_learned(0.01, 1.0, learning_rate=0.002)  # 99 % explained: nothing raised
+
+
+def test_a_fresh_run_discards_an_earlier_runs_checkpoints(tmp_path):
+    from msfdiff.checkpoints import checkpoints
+
+    cube, endmembers, _ = known_scene(size=32, k=3)
+    for steps in (8, 6):  # the shorter run's last checkpoint must win over the longer one's
+        config = UnmixingConfig(n_endmembers=3, **{**TINY, "steps": steps})
+        model = _killed_model(3, cube.n_bands, endmembers.copy())
+        train_unmixer(
+            model,
+            _crop(cube),
+            [cube.shape[:2]],
+            config,
+            checkpoint_dir=tmp_path,
+            checkpoint_every=4,
+        )
+        assert [p.name for p in checkpoints(tmp_path)] == [f"step_{steps:08d}"]
+
+
+def test_overrides_resolve_once_for_every_face_and_typos_fail_early():
+    from msfdiff.errors import ConfigError
+    from msfdiff.unmixing.config import DEFAULT_PRESET, unmixing_config
+
+    config = unmixing_config(overrides={"steps": 7, "batch_size": None, "learning_rate": "1e-4"})
+    cpu = load_preset(UnmixingConfig, "unmixing", DEFAULT_PRESET)
+    assert (config.steps, config.batch_size, config.learning_rate) == (7, cpu.batch_size, 1e-4)
+    with pytest.raises(ConfigError, match=r"unmixing\.overrides: unknown key\(s\) \['stpes'\]"):
+        unmixing_config(overrides={"stpes": 7}, where="unmixing.overrides")

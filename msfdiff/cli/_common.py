@@ -32,7 +32,7 @@ def fail(message: str, code: int = 1) -> None:
 
 def log(line: str) -> None:
     """The core's ``log`` callback: one line on stderr."""
-    console.print(line, highlight=False, soft_wrap=True)
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 class ProgressBar:

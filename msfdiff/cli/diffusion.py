@@ -6,7 +6,10 @@ from pathlib import Path
 
 import typer
 
-from msfdiff.cli._common import console, progress
+from msfdiff.cli._common import ProgressBar, console, log
+from msfdiff.generator import SamplingSettings
+
+DEFAULTS = SamplingSettings  # its class attributes are the defaults (no data import at startup)
 
 diffusion_app = typer.Typer(
     help="Abundance diffusion: learn the distribution of abundance maps.", no_args_is_help=True
@@ -41,84 +44,83 @@ def train(
 ) -> None:
     """Train the abundance denoiser (paper Algorithm 1); Ctrl-C saves a checkpoint and stops."""
     from msfdiff.data.abundances import load_abundance_dataset
-    from msfdiff.diffusion.config import load_diffusion_preset
-    from msfdiff.diffusion.training import DiffusionTrainer
+    from msfdiff.diffusion.config import DEFAULT_PRESET
+    from msfdiff.diffusion.generator import AbundanceDiffusion
     from msfdiff.errors import ConfigError
+    from msfdiff.generator import TrainingInterrupted
+    from msfdiff.layout import RunLayout
 
-    dataset = load_abundance_dataset(abundances)
-    out = run / "diffusion"
-    changed = {
+    out = RunLayout(run).generator
+    fixed = {
         "--preset": preset,
         "--batch-size": batch_size,
         "--representation": representation,
         "--seed": seed,
         "--conditional": conditional or None,
     }
-    if resume:
-        given = [name for name, value in changed.items() if value is not None]
-        if given:
-            raise ConfigError(
-                f"{out}: {', '.join(given)} cannot change when resuming (only --steps)"
-            )
-        trainer = DiffusionTrainer.resume(dataset, out, max_steps=steps)
-    else:
-        config = load_diffusion_preset(preset or "cpu")
-        training = {"max_steps": steps, "batch_size": batch_size, "seed": seed}
-        config = config.replace(
-            training={key: value for key, value in training.items() if value is not None},
-            representation=representation or config.representation,
-            conditional=conditional,
-        )
-        trainer = DiffusionTrainer.start(config, dataset, out, force=force)
-    total = trainer.config.training.max_steps
-    console.print(
-        f"training {out} from step {trainer.step} to {total} on {trainer.accelerator.device} "
-        f"({len(dataset)} maps, k={dataset.k}, {trainer.config.representation} representation)"
+    given = [name for name, value in fixed.items() if value is not None]
+    if resume and given:
+        raise ConfigError(f"{out}: {', '.join(given)} cannot change when resuming (only --steps)")
+    training = {"batch_size": batch_size, "seed": seed}
+    overrides = {
+        "training": {key: value for key, value in training.items() if value is not None},
+        **({"representation": representation} if representation else {}),
+    }
+    generator = AbundanceDiffusion(
+        preset or DEFAULT_PRESET, conditional=conditional, overrides=overrides
     )
-    last = None
-    for info in progress(trainer.steps(), total=total - trainer.step, description="training"):
-        last = info
-    if trainer.interrupted:
-        console.print(
-            f"interrupted at step {trainer.step}; checkpoint saved, continue with --resume"
-        )
-        raise typer.Exit(130)
-    loss = f", last loss {last.loss:.4g}" if last is not None else ""
-    console.print(f"done: {out} at step {trainer.step}{loss}")
+    dataset = load_abundance_dataset(abundances)
+    with ProgressBar("training") as bar:
+        try:
+            generator.fit(
+                dataset, out, resume=resume, force=force, max_steps=steps, progress=bar, log=log
+            )
+        except TrainingInterrupted as stop:
+            console.print(f"{stop}; continue with --resume")
+            raise typer.Exit(130) from None
 
 
 def sample(
     run: Path = typer.Option(..., "--run", help="Run directory with unmixing/ and diffusion/."),
     n: int = typer.Option(..., "--n", min=1, help="Number of synthetic HSIs."),
     out: Path = typer.Option(..., "--out", help="Output folder (an interrupted run resumes)."),
-    sampler: str = typer.Option("ddpm", help="ddpm (paper, full T steps), ddim or dpmsolver++."),
-    steps: int | None = typer.Option(
-        None, help="Denoising steps (default: T for ddpm, 50 ddim, 20 dpmsolver++)."
+    sampler: str = typer.Option(
+        DEFAULTS.sampler, help="dpmsolver++ (fast), ddim or ddpm (the paper's, all T steps)."
     ),
-    format: str = typer.Option("envi", "--format", help="HSI file format: envi, npy, mat or tif."),
+    steps: int | None = typer.Option(
+        DEFAULTS.steps, help="Denoising steps (default: 20 dpmsolver++, 50 ddim, T for ddpm)."
+    ),
+    format: str = typer.Option(
+        DEFAULTS.format, "--format", help="HSI file format: envi, npy, mat or tif."
+    ),
     class_name: str | None = typer.Option(
-        None,
+        DEFAULTS.class_name,
         "--class",
         help="Scene class (class-conditional models only); without it sample i is drawn from "
         "the model's classes in turn.",
     ),
-    seed: int = typer.Option(0, help="Sample i uses seed + i, whatever the batch size."),
-    size: int | None = typer.Option(
-        None, "--size", help="Map size in pixels (default: the model's image_size)."
+    seed: int = typer.Option(
+        DEFAULTS.seed, help="Sample i uses seed + i, whatever the batch size."
     ),
-    batch_size: int = typer.Option(8, help="Maps denoised together."),
+    size: int | None = typer.Option(
+        DEFAULTS.size, "--size", help="Map size in pixels (default: the model's image_size)."
+    ),
+    batch_size: int = typer.Option(DEFAULTS.batch_size, help="Maps denoised together."),
     noise: bool = typer.Option(
-        False, "--noise/--no-noise", help="Add the unmixer's per-band residual noise (Eq. 5)."
+        DEFAULTS.noise,
+        "--noise/--no-noise",
+        help="Add the unmixer's per-band residual noise (Eq. 5).",
     ),
     force: bool = typer.Option(False, "--force", help="Regenerate samples already in OUT."),
 ) -> None:
-    """Sample abundance maps and fuse them with the unmixer's endmembers into HSIs."""
+    """Draw samples from RUN's generator (abundances are fused with RUN's unmixer) into OUT."""
     from msfdiff.generate import generate_samples
+    from msfdiff.generator import load_generator
+    from msfdiff.layout import RunLayout
+    from msfdiff.unmixing import load_unmixer
 
-    generate_samples(
-        run,
-        out,
-        n=n,
+    layout = RunLayout(run)
+    settings = SamplingSettings(
         sampler=sampler,
         steps=steps,
         format=format,
@@ -127,8 +129,18 @@ def sample(
         class_name=class_name,
         size=size,
         batch_size=batch_size,
-        force=force,
-        progress=lambda items, total: progress(items, total=total, description="sampling"),
-        log=console.print,
     )
+    generator = load_generator(layout.generator)
+    fused = generator.output_space == "abundances"
+    with ProgressBar("sampling", unit="sample") as bar:
+        generate_samples(
+            generator,
+            out,
+            unmixer=load_unmixer(layout.unmixing) if fused else None,
+            n=n,
+            settings=settings,
+            force=force,
+            progress=bar,
+            log=log,
+        )
     console.print(f"done: {n} samples in {out} ({sampler})")

@@ -6,24 +6,23 @@ from pathlib import Path
 
 import typer
 
-from msfdiff.cli._common import console, progress
+from msfdiff.cli._common import ProgressBar, console, log
+from msfdiff.evaluation.metrics import EvaluationOptions
 
+DEFAULTS = EvaluationOptions()
 WAVELENGTHS_HELP = (
     "Band centres for HSI files that store none: a one-column CSV in nm, or START:STOP:COUNT."
 )
+SCALE_HELP = "Divide the set's stored HSI values by this (e.g. 65535 for uint16 reflectance)."
 KIND_HELP = "auto, hsi or rgb (auto: folders with .mat/.npy/.npz/.hdr are HSIs, others photos)."
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` command to the ``msfdiff`` app."""
-    app.command("evaluate")(evaluate)
+    app.command("evaluate")(evaluate_command)
 
 
-def _progress(iterable, total, description):
-    return progress(iterable, total=total, description=description)
-
-
-def evaluate(
+def evaluate_command(
     real: list[Path] = typer.Option(
         ..., "--real", help="Real HSI/photo files or folders (repeat)."
     ),
@@ -34,6 +33,8 @@ def evaluate(
     plots: Path | None = typer.Option(None, "--plots", help="Folder for the PNG figures."),
     wavelengths: str | None = typer.Option(None, "--wavelengths", help=WAVELENGTHS_HELP),
     key: str | None = typer.Option(None, "--key", help="Array name inside .mat/.npz files."),
+    real_scale: float | None = typer.Option(None, "--real-scale", help=SCALE_HELP),
+    synthetic_scale: float | None = typer.Option(None, "--synthetic-scale", help=SCALE_HELP),
     real_kind: str = typer.Option("auto", "--real-kind", help=KIND_HELP),
     synthetic_kind: str = typer.Option("auto", "--synthetic-kind", help=KIND_HELP),
     photo_size: int | None = typer.Option(
@@ -46,7 +47,7 @@ def evaluate(
         None, "--synthetic-abundances", help="Abundance dataset folder of the synthetic set."
     ),
     rendering: str = typer.Option(
-        "camera:cie1931+srgb",
+        DEFAULTS.rendering,
         "--rendering",
         help="How HSIs become RGB for Inception, e.g. camera:cie1931+srgb or nearest:640,550,460.",
     ),
@@ -54,28 +55,43 @@ def evaluate(
         None, "--max-images", help="Read at most N files per set (seeded random choice)."
     ),
     max_quality_images: int = typer.Option(
-        32, "--max-quality-images", help="Images per set scored band by band (NIQE/PIQE/BRISQUE)."
+        DEFAULTS.max_quality_images,
+        "--max-quality-images",
+        help="Images per set scored band by band (NIQE/PIQE/BRISQUE).",
     ),
-    niqe_patch: int = typer.Option(96, "--niqe-patch", help="NIQE patch size (96 as published)."),
-    k: int = typer.Option(3, "--k", help="Neighbour rank for precision/recall."),
+    niqe_patch: int = typer.Option(
+        DEFAULTS.niqe_patch_size, "--niqe-patch", help="NIQE patch size (96 as published)."
+    ),
+    k: int = typer.Option(DEFAULTS.k, "--k", help="Neighbour rank for precision/recall."),
     no_fid: bool = typer.Option(
         False, "--no-fid", help="Skip FID/KID/precision/recall (the Inception network)."
     ),
     no_quality: bool = typer.Option(False, "--no-quality", help="Skip per-band NIQE/PIQE/BRISQUE."),
-    seed: int = typer.Option(0, "--seed", help="Seed of every random choice."),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Seed of every random choice."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing report and plots."),
 ) -> None:
     """Score synthetic HSIs (or photos) against real ones: FID, KID, precision/recall, spectral
     distances, per-band NIQE/PIQE/BRISQUE; definitions in docs/metrics.md."""
     from msfdiff.data.abundances import load_abundance_dataset
     from msfdiff.data.wavelengths import parse_wavelengths
-    from msfdiff.evaluation.report import evaluate_sets, load_set
+    from msfdiff.evaluation import evaluate, load_set
+    from msfdiff.evaluation.output import check_outputs, write_evaluation
 
+    check_outputs(json_out, plots, force=force)
+    options = EvaluationOptions(
+        generative=not no_fid,
+        quality=not no_quality,
+        rendering=rendering,
+        k=k,
+        niqe_patch_size=niqe_patch,
+        max_quality_images=max_quality_images,
+        seed=seed,
+    )
     wl = None if wavelengths is None else parse_wavelengths(wavelengths)
     common = {"wavelengths_nm": wl, "key": key, "photo_size": photo_size}
     common.update(max_images=max_images, seed=seed)
-    real_set = load_set(real, kind=real_kind, **common)
-    synthetic_set = load_set(synthetic, kind=synthetic_kind, **common)
+    real_set = load_set(real, kind=real_kind, scale=real_scale, **common)
+    synthetic_set = load_set(synthetic, kind=synthetic_kind, scale=synthetic_scale, **common)
     abundances = [
         None if folder is None else list(load_abundance_dataset(folder).array[:max_images])
         for folder in (real_abundances, synthetic_abundances)
@@ -84,26 +100,20 @@ def evaluate(
         f"real: {len(real_set.images)} {real_set.kind} images; "
         f"synthetic: {len(synthetic_set.images)} {synthetic_set.kind} images"
     )
-    report = evaluate_sets(
-        real_set,
-        synthetic_set,
-        json_path=json_out,
-        plots_dir=plots,
-        force=force,
-        real_abundances=abundances[0],
-        synthetic_abundances=abundances[1],
-        generative=not no_fid,
-        quality=not no_quality,
-        rendering=rendering,
-        k=k,
-        niqe_patch_size=niqe_patch,
-        max_quality_images=max_quality_images,
-        seed=seed,
-        progress=_progress,
-    )
-    for name, entry in report["metrics"].items():
+    with ProgressBar("evaluation", unit="image") as bar:
+        result = evaluate(
+            real_set,
+            synthetic_set,
+            options=options,
+            real_abundances=abundances[0],
+            synthetic_abundances=abundances[1],
+            progress=bar,
+            log=log,
+        )
+    write_evaluation(result, json_out, plots, force=force)
+    for name, entry in result.metrics.items():
         arrow = "↓" if entry["better"] == "lower" else "↑"
         console.print(f"  {name:24s} {entry['value']:.4g} {arrow}")
-    for note in report["notes"]:
+    for note in result.notes:
         console.print(f"  [dim]note: {note}[/]")
     console.print(f"wrote {json_out}" + (f" and plots in {plots}" if plots else ""))

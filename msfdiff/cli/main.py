@@ -35,7 +35,7 @@ COMMAND_MODULES = (
     "msfdiff.cli.diffusion",
     "msfdiff.cli.evaluate",
     "msfdiff.cli.pipeline",
-    "msfdiff.report",
+    "msfdiff.cli.report",
 )
 
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import typer
 
-from msfdiff.cli._common import console
+from msfdiff.cli._common import ProgressBar, console, log
+from msfdiff.layout import RunLayout
 
 
-def _log(line: str) -> None:
-    console.print(line, markup=False, highlight=False)
+def _bar(description: str, unit: str) -> ProgressBar:
+    return ProgressBar(description, unit=unit)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +34,8 @@ def run(
 
     experiment = load_experiment(config)
     run_dir = out or Path("runs") / experiment.name
-    Runner(experiment, run_dir, log=_log).run(only=stage)
-    console.print(f"run directory: {run_dir}  (open {run_dir / 'report.html'})")
+    Runner(experiment, run_dir, log=log, bar=_bar).run(only=stage)
+    console.print(f"run directory: {run_dir}  (open {RunLayout(run_dir).report})")
 
 
 def demo(
@@ -51,6 +52,6 @@ def demo(
     from msfdiff.pipeline.demo import demo_experiment
     from msfdiff.pipeline.runner import Runner
 
-    experiment = demo_experiment(out, data=data, log=_log)
-    Runner(experiment, out, log=_log).run(only=stage)
-    console.print(f"done: open {out / 'report.html'}")
+    experiment = demo_experiment(out, data=data, log=log)
+    Runner(experiment, out, log=log, bar=_bar).run(only=stage)
+    console.print(f"done: open {RunLayout(out).report}")

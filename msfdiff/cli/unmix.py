@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import typer
 
-from msfdiff.cli._common import console, progress
+from msfdiff.cli._common import ProgressBar, console, log
+from msfdiff.layout import RunLayout
+from msfdiff.unmixing.config import DEFAULT_PRESET
 
 unmix_app = typer.Typer(
     help="Scene-based unmixing: learn endmembers from HSIs, infer abundances of photos."
@@ -36,7 +37,7 @@ def train(
         ..., "--hsi", help="HSI files or folders (ENVI, .mat, .tif, .npy)."
     ),
     out: Path = typer.Option(..., "--out", help="Run directory; the unmixer goes to OUT/unmixing."),
-    preset: str = typer.Option("cpu", help="Unmixing preset: cpu, paper or official."),
+    preset: str = typer.Option(DEFAULT_PRESET, help="Unmixing preset: cpu, paper or official."),
     wavelengths: str | None = typer.Option(None, "--wavelengths", help=WAVELENGTHS_HELP),
     k: int | None = typer.Option(None, "--k", help="Number of endmembers (preset default: 5)."),
     steps: int | None = typer.Option(None, help="Training steps (preset default)."),
@@ -60,31 +61,33 @@ def train(
 ) -> None:
     """Train the unmixing network on HSIs; writes OUT/unmixing (model, endmembers, figures)."""
     from msfdiff.errors import OutputExistsError
-    from msfdiff.unmixing.reporting import train_and_save
+    from msfdiff.unmixing.estimator import SceneUnmixer, is_saved_unmixer
+    from msfdiff.unmixing.workflow import train_and_save
 
-    target = out / "unmixing"
-    if (target / "unmixer.json").exists() and not (force or resume):
+    target = RunLayout(out).unmixing
+    if is_saved_unmixer(target) and not (force or resume):
         raise OutputExistsError(
             f"{target}: a trained unmixer exists already (use --force to retrain)"
         )
     if force and not resume and target.exists():
         shutil.rmtree(target)
     cubes = read_cubes(hsi, key=key, wavelengths=wavelengths, scale=scale)
-    bar = StepBar("unmixing")
-    with bar:
-        unmixer = train_and_save(
+    overrides = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "crop_size": crop_size,
+        "band_selection": bands,
+    }  # None keeps the preset's value
+    unmixer = SceneUnmixer(k, preset=preset, overrides=overrides, random_state=seed)
+    with ProgressBar("unmixing") as bar:
+        train_and_save(
+            unmixer,
             cubes,
-            target,
-            n_endmembers=k,
-            preset=preset,
-            random_state=seed,
+            out,
             checkpoint_every=checkpoint_every,
             resume=resume,
-            on_step=bar,
-            steps=steps,
-            batch_size=batch_size,
-            crop_size=crop_size,
-            band_selection=bands,
+            progress=bar,
+            log=log,
         )
     console.print(f"unmixer saved to {target} ({len(unmixer.history_)} steps)")
 
@@ -111,8 +114,12 @@ def evaluate(
 ) -> None:
     """Reconstruct held-out HSIs from their 3 bands; write RMSE/PSNR/SSIM/SAD per image and mean."""
     from msfdiff._io import check_new, write_json
+    from msfdiff.evaluation.unmixing import (
+        endmember_agreement,
+        evaluate_unmixer,
+        read_endmembers,
+    )
     from msfdiff.unmixing import load_unmixer
-    from msfdiff.unmixing.reporting import endmember_agreement, evaluate_unmixer, read_endmembers
 
     check_new(json_path, force=force)
     unmixer = load_unmixer(run)
@@ -123,9 +130,8 @@ def evaluate(
     )
     cubes = read_cubes(hsi, key=key, wavelengths=wavelengths, scale=scale)
     fig_dir = figures or json_path.parent / f"{json_path.stem}_figures"
-    result = evaluate_unmixer(
-        unmixer, progress(cubes, total=len(cubes), description="evaluating"), fig_dir
-    )
+    with ProgressBar("evaluating", unit="image") as bar:
+        result = evaluate_unmixer(unmixer, cubes, fig_dir, progress=bar)
     if reference is not None:
         result["endmembers"] = endmember_agreement(unmixer, reference)
         sads = ", ".join(f"{v:.1f}°" for v in result["endmembers"]["sad_deg"])
@@ -153,87 +159,14 @@ def infer(
 ) -> None:
     """Infer abundances of every photo in a folder; writes one streamable dataset + preview PNGs."""
     from msfdiff.unmixing import load_unmixer
-    from msfdiff.unmixing.reporting import infer_photo_abundances
+    from msfdiff.unmixing.workflow import infer_photo_abundances
 
     unmixer = load_unmixer(run)
-    n = infer_photo_abundances(unmixer, rgb, out, size=size, crop=crop, force=force)
+    with ProgressBar("inferring", unit="photo") as bar:
+        n = infer_photo_abundances(
+            unmixer, rgb, out, size=size, crop=crop, force=force, progress=bar, log=log
+        )
     console.print(f"abundances of {n} photos written to {out}")
 
 
-class StepBar:
-    """Progress fed by the trainer's ``on_step`` callback: a rich bar on a terminal, else a log.
-
-    Redirected to a file, a bar shows nothing until it ends, so there one line with the step,
-    loss, elapsed time and ETA is written every ``LOG_EVERY_S`` seconds instead.
-    """
-
-    LOG_EVERY_S = 30.0
-
-    def __init__(self, description: str):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        self.description = description
-        self.interactive = console.is_terminal
-        self.progress = Progress(
-            TextColumn(description),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not self.interactive,
-        )
-        self.task = None
-        self.started: tuple[float, int] | None = None
-        self.logged = 0.0
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
-
-    def __call__(self, step: int, total: int, losses: dict[str, float]) -> None:
-        if self.interactive:
-            if self.task is None:
-                self.task = self.progress.add_task("", total=total, completed=step - 1, loss="")
-            self.progress.update(self.task, completed=step, loss=f"{losses['total']:.4g}")
-            return
-        now = time.monotonic()
-        if self.started is None:  # the first line comes after LOG_EVERY_S, with a real ETA
-            self.started, self.logged = (now, step - 1), now
-        if now - self.logged >= self.LOG_EVERY_S or step == total:
-            self.logged = now
-            console.print(
-                log_line(self.description, step, total, losses["total"], *self.started, now)
-            )
-
-
-def log_line(
-    what: str, step: int, total: int, loss: float, t0: float, step0: int, now: float
-) -> str:
-    """``unmixing: step 300/1500 (20%), loss 0.0123, 45 s elapsed, ETA 3 min 0 s``."""
-    elapsed = now - t0
-    done = step - step0
-    eta = elapsed / done * (total - step) if done > 0 else float("nan")
-    return (
-        f"{what}: step {step}/{total} ({step / total:.0%}), loss {loss:.4g}, "
-        f"{_duration(elapsed)} elapsed, ETA {_duration(eta)}"
-    )
-
-
-def _duration(seconds: float) -> str:
-    if seconds != seconds:  # nan: no step timed yet
-        return "?"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
-
-
-__all__ = ["StepBar", "read_cubes", "register"]
+__all__ = ["read_cubes", "register"]

@@ -6,7 +6,13 @@ Public arrays are (height, width, bands) numpy arrays; torch conversion happens 
 from msfdiff.data.bands import BandSelector, parse_band_selector
 from msfdiff.data.cube import HyperCube, check_finite
 from msfdiff.data.patches import PatchSet, extract_patches, load_patch, make_manifest
-from msfdiff.data.readers import read_band_images, read_hsi, read_hsi_many
+from msfdiff.data.readers import (
+    expand_hsi_paths,
+    read_band_images,
+    read_hsi,
+    read_hsi_collection,
+    read_hsi_many,
+)
 from msfdiff.data.rgb import Photo, list_photos, read_photo
 from msfdiff.data.spectra import library_spectra, list_response_curves, response_curves
 from msfdiff.data.wavelengths import (
@@ -25,6 +31,7 @@ __all__ = [
     "Photo",
     "check_finite",
     "chikusei_msfdiff_wavelengths",
+    "expand_hsi_paths",
     "extract_patches",
     "library_spectra",
     "list_photos",
@@ -35,6 +42,7 @@ __all__ = [
     "parse_wavelengths",
     "read_band_images",
     "read_hsi",
+    "read_hsi_collection",
     "read_hsi_many",
     "read_photo",
     "resample",

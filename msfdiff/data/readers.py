@@ -47,12 +47,12 @@ from pathlib import Path
 import numpy as np
 
 from msfdiff.data.cube import HyperCube, check_finite
+from msfdiff.data.formats import ENVI_SUFFIXES, HSI_SUFFIXES, SIDECAR_SUFFIX
 from msfdiff.data.wavelengths import parse_wavelengths
 from msfdiff.errors import DataFormatError, DataNotFoundError, MsfdiffError
+from msfdiff.layout import is_sample_side_file
 
 LAYOUTS = ("hwb", "bhw", "whb", "bands-by-pixels", "pixels-by-bands")
-ENVI_SUFFIXES = (".hdr", ".img", ".dat", ".raw", ".bsq", ".bil", ".bip")
-SIDECAR_SUFFIX = ".wavelengths.csv"
 
 _WAVELENGTH_KEY = re.compile(r"(wave?lengths?|wls?|bands?|lambdas?)(_nm)?", re.IGNORECASE)
 _ROWS_KEY = re.compile(r"n_?rows?", re.IGNORECASE)
@@ -562,20 +562,30 @@ def _to_reflectance(array: np.ndarray, path: Path, scale: float | None) -> np.nd
     return out
 
 
-HSI_SUFFIXES = (".mat", ".hdr", ".tif", ".tiff", ".npy", ".npz")
+def hsi_files(folder: str | os.PathLike) -> list[Path]:
+    """The HSI files under ``folder``, recursively, sorted; possibly none.
+
+    Hidden files and folders are skipped (an interrupted atomic write leaves ``.name…tmp``
+    behind), and so are the abundance maps written beside synthetic HSIs.
+    """
+    folder = Path(folder)
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.suffix.lower() in HSI_SUFFIXES
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        and not is_sample_side_file(path)
+        and path.is_file()
+    )
 
 
 def expand_hsi_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders expand (recursively, sorted) to the HSI files they hold."""
+    """Files as given; folders expand to the HSI files they hold (see :func:`hsi_files`)."""
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in HSI_SUFFIXES and not p.name.endswith("_abundance.npy")
-            )
+            found = hsi_files(path)
             if not found:
                 raise DataNotFoundError(
                     f"{path}: folder holds no HSI files ({', '.join(HSI_SUFFIXES)})"

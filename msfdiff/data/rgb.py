@@ -12,9 +12,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from msfdiff.data.formats import PHOTO_SUFFIXES
 from msfdiff.errors import DataFormatError, DataNotFoundError
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 CROPS = ("center", "resize")
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 

@@ -17,15 +17,9 @@ import numpy as np
 
 from msfdiff._io import check_new
 from msfdiff.data.cube import HyperCube
-from msfdiff.data.readers import SIDECAR_SUFFIX
+from msfdiff.data.formats import SIDECAR_SUFFIX, WRITE_SUFFIXES
 from msfdiff.errors import DataFormatError
 
-FORMAT_SUFFIXES = {
-    "envi": (".hdr", ".img"),
-    "mat": (".mat",),
-    "npy": (".npy",),
-    "tiff": (".tif", ".tiff"),
-}
 MAT_CUBE_KEY = "HSI"
 _MATLAB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 _MAT_V5_LIMIT = 2**31
@@ -48,7 +42,7 @@ def write_hsi(
         ``.tif``/``.tiff``).
     cube : HyperCube
         Data of shape (height, width, n_bands); written as float32.
-    format : {'envi', 'mat', 'npy', 'tiff'}, optional
+    format : {'envi', 'npy', 'mat', 'tif'}, optional
         Must agree with the suffix when given.
     force : bool
         Overwrite existing files.
@@ -83,13 +77,13 @@ def write_hsi(
 
 def _format_of(path: Path, format: str | None) -> str:
     suffix = path.suffix.lower()
-    by_suffix = next((f for f, sfx in FORMAT_SUFFIXES.items() if suffix in sfx), None)
-    if format is not None and format not in FORMAT_SUFFIXES:
+    by_suffix = next((f for f, sfx in WRITE_SUFFIXES.items() if suffix in sfx), None)
+    if format is not None and format not in WRITE_SUFFIXES:
         raise DataFormatError(
-            f"{path}: unknown format {format!r}; use one of {', '.join(FORMAT_SUFFIXES)}"
+            f"{path}: unknown format {format!r}; use one of {', '.join(WRITE_SUFFIXES)}"
         )
     if by_suffix is None or (format is not None and format != by_suffix):
-        wanted = FORMAT_SUFFIXES.get(format or "", sum(FORMAT_SUFFIXES.values(), ()))
+        wanted = WRITE_SUFFIXES.get(format or "", sum(WRITE_SUFFIXES.values(), ()))
         raise DataFormatError(f"{path}: suffix must be one of {', '.join(wanted)}")
     return by_suffix
 
@@ -168,4 +162,4 @@ def _write_tiff(target: Path, cube: HyperCube, _: dict) -> None:
     )
 
 
-_WRITERS = {"envi": _write_envi, "mat": _write_mat, "npy": _write_npy, "tiff": _write_tiff}
+_WRITERS = {"envi": _write_envi, "npy": _write_npy, "mat": _write_mat, "tif": _write_tiff}

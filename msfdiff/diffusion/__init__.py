@@ -1,11 +1,23 @@
 """Abundance-based diffusion (paper Section 4.2): learn abundance maps, sample new ones.
 
 ``config`` (presets and the run's resolved config), ``simplex`` (abundances <-> diffused values),
-``training`` (accelerate + EMA + exact resume), ``pipeline`` (DDPM / DDIM / DPM-Solver++ sampling).
-diffusers and accelerate are imported only by ``training`` and ``pipeline``.
+``training`` (accelerate + EMA + exact resume), ``pipeline`` (DDPM / DDIM / DPM-Solver++ sampling),
+``generator`` (``AbundanceDiffusion``: all of it as a :class:`msfdiff.generator.Generator`).
+diffusers and accelerate are imported only by ``training``, ``pipeline`` and ``generator``.
 """
 
-from msfdiff.diffusion.config import DiffusionConfig, load_config, load_diffusion_preset
+from msfdiff.diffusion.config import (
+    DiffusionConfig,
+    diffusion_config,
+    load_config,
+    load_diffusion_preset,
+)
 from msfdiff.diffusion.simplex import SimplexCodec
 
-__all__ = ["DiffusionConfig", "SimplexCodec", "load_config", "load_diffusion_preset"]
+__all__ = [
+    "DiffusionConfig",
+    "SimplexCodec",
+    "diffusion_config",
+    "load_config",
+    "load_diffusion_preset",
+]

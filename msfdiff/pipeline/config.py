@@ -6,6 +6,7 @@ Paths may use ``${MSFDIFF_DATA}`` (the shared real-data folder: ``$MSFDIFF_DATA`
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,12 @@ from typing import Any, Literal
 import yaml
 
 from msfdiff.config import from_dict, read_yaml_mapping, to_dict
+from msfdiff.diffusion.config import DEFAULT_PRESET as DIFFUSION_PRESET
+from msfdiff.diffusion.config import diffusion_config
 from msfdiff.errors import ConfigError
+from msfdiff.generator import SamplingSettings
+from msfdiff.unmixing.config import DEFAULT_PRESET as UNMIXING_PRESET
+from msfdiff.unmixing.config import unmixing_config
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class UnmixingStage:
-    preset: str = "cpu"
+    preset: str = UNMIXING_PRESET
     overrides: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     checkpoint_every: int = 200
@@ -47,22 +53,21 @@ class InferenceStage:
 
 @dataclass(frozen=True)
 class DiffusionStage:
-    preset: str = "cpu"
+    preset: str = DIFFUSION_PRESET
     overrides: dict[str, Any] = field(default_factory=dict)
     conditional: bool = False
 
 
 @dataclass(frozen=True)
-class SamplingStage:
+class SamplingStage(SamplingSettings):
+    """How many samples, and how to make them (defaults: :class:`SamplingSettings`)."""
+
     n: int = 8
-    sampler: Literal["ddpm", "ddim", "dpmsolver++"] = "dpmsolver++"
-    steps: int | None = 20
-    format: Literal["envi", "npy", "mat", "tif"] = "envi"
-    seed: int = 0
-    noise: bool = True
-    class_name: str | None = None
-    size: int | None = None  # map size; None: the diffusion model's image_size
-    batch_size: int = 8
+
+    @property
+    def settings(self) -> SamplingSettings:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingSettings)}
+        return SamplingSettings(**fields)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,14 @@ class ExperimentConfig:
             raise ConfigError("data.hsi: list at least one hyperspectral file or folder")
         if not self.data.rgb:
             raise ConfigError("data.rgb: give the folder of RGB photos")
+        # a typo in a preset name or an override fails here, before any stage runs
+        unmixing_config(self.unmixing.preset, self.unmixing.overrides, where="unmixing")
+        diffusion_config(
+            self.diffusion.preset,
+            conditional=self.diffusion.conditional,
+            overrides=self.diffusion.overrides,
+            where="diffusion",
+        )
 
 
 def load_experiment(path: str | Path) -> ExperimentConfig:

@@ -1,182 +1,265 @@
-"""The stage bodies of ``msfdiff run``: each calls the same Python API as its CLI command."""
+"""MSF-Diff's stages, declared as data: name, what each reads and writes, what it depends on,
+and the function that does it (each calls the same Python API as its CLI command).
+
+To add a stage, append a :class:`Stage`; to swap one (a different generator, say), replace its
+``run`` with :func:`dataclasses.replace`. The runner needs nothing else.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
-from msfdiff.cli._common import console, progress
+from msfdiff.layout import RunLayout
+from msfdiff.pipeline.config import ExperimentConfig
+from msfdiff.progress import Log, Progress, no_progress
 
-if TYPE_CHECKING:
-    from msfdiff.pipeline.runner import Runner
+BarFactory = Callable[[str, str], AbstractContextManager[Progress]]
+"""``bar(description, unit)`` → a context manager that is a progress listener."""
 
 
-def _cubes(runner: Runner, paths):
+def no_bar(description: str, unit: str = "step") -> AbstractContextManager[Progress]:
+    return nullcontext(no_progress)
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage body gets: the experiment, the run's paths, and where to report."""
+
+    config: ExperimentConfig
+    layout: RunLayout
+    log: Log
+    bar: BarFactory
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    depends: tuple[str, ...]
+    inputs: Callable[[ExperimentConfig], Any]
+    """What the stage reads (config section, input files): part of its fingerprint."""
+    outputs: Callable[[RunLayout], tuple[Path, ...]]
+    """What it writes: removed before the stage runs afresh."""
+    run: Callable[[StageContext, bool], None]
+    """``run(context, resume)``."""
+
+
+def file_fingerprint(paths) -> list:
+    """(path, size, mtime) of every file under ``paths``: cheap, and changes when data does."""
+    rows = []
+    for raw in paths:
+        path = Path(raw)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            stat = f.stat() if f.exists() else None
+            rows.append([str(f.resolve()), stat and stat.st_size, stat and stat.st_mtime_ns])
+    return rows
+
+
+def _hsi_inputs(config: ExperimentConfig, paths) -> list:
+    """Everything that decides what a set of HSI files reads as."""
+    d = config.data
+    return [file_fingerprint(paths), d.wavelengths, d.key, d.scale]
+
+
+def _read_cubes(context: StageContext, paths):
     from msfdiff.data.readers import read_hsi_collection
 
-    d = runner.config.data
+    d = context.config.data
     return read_hsi_collection(paths, key=d.key, wavelengths=d.wavelengths, scale=d.scale)
 
 
-def unmix(runner: Runner, resume: bool) -> None:
-    from msfdiff.cli.unmix import StepBar
-    from msfdiff.unmixing.reporting import train_and_save
+def _unmixer(context: StageContext):
+    from msfdiff.unmixing import load_unmixer
 
-    cfg = runner.config.unmixing
-    target = runner.run_dir / "unmixing"
-    cubes = _cubes(runner, runner.config.data.hsi)
-    with StepBar("unmixing") as bar:
+    return load_unmixer(context.layout.root)
+
+
+# ------------------------------------------------------------------ stage bodies
+
+
+def unmix(context: StageContext, resume: bool) -> None:
+    from msfdiff.unmixing import SceneUnmixer
+    from msfdiff.unmixing.workflow import train_and_save
+
+    cfg = context.config.unmixing
+    cubes = _read_cubes(context, context.config.data.hsi)
+    unmixer = SceneUnmixer(preset=cfg.preset, overrides=cfg.overrides, random_state=cfg.seed)
+    with context.bar("unmixing", "step") as bar:
         train_and_save(
+            unmixer,
             cubes,
-            target,
-            preset=cfg.preset,
-            random_state=cfg.seed,
+            context.layout.root,
             checkpoint_every=cfg.checkpoint_every,
             resume=resume,
-            on_step=bar,
-            **cfg.overrides,
+            progress=bar,
+            log=context.log,
         )
 
 
-def eval_unmix(runner: Runner, resume: bool) -> None:
+def eval_unmix(context: StageContext, resume: bool) -> None:
     from msfdiff._io import write_json
-    from msfdiff.unmixing import load_unmixer
-    from msfdiff.unmixing.reporting import evaluate_unmixer
+    from msfdiff.evaluation.unmixing import evaluate_unmixer
 
-    paths = runner.config.data.eval_hsi
+    paths = context.config.data.eval_hsi
     if not paths:
-        console.print("no data.eval_hsi given: held-out unmixing check skipped")
+        context.log("no data.eval_hsi given: held-out unmixing check skipped")
         return
-    unmixer = load_unmixer(runner.run_dir)
-    cubes = _cubes(runner, paths)
-    result = evaluate_unmixer(unmixer, cubes, runner.run_dir / "unmixing" / "eval_figures")
-    write_json(runner.run_dir / "unmixing" / "eval.json", result)
+    layout = context.layout
+    result = evaluate_unmixer(
+        _unmixer(context), _read_cubes(context, paths), layout.unmixing_eval_figures
+    )
+    write_json(layout.unmixing_eval, result)
     m = result["mean"]
-    console.print(
-        f"held-out: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, SAD {m['sad_deg']:.2f}°"
-    )
+    context.log(f"held-out: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}, SAD {m['sad_deg']:.2f}°")
 
 
-def infer(runner: Runner, resume: bool) -> None:
-    from msfdiff.unmixing import load_unmixer
-    from msfdiff.unmixing.reporting import infer_photo_abundances
+def infer(context: StageContext, resume: bool) -> None:
+    from msfdiff.unmixing.workflow import infer_photo_abundances
 
-    cfg = runner.config.inference
-    infer_photo_abundances(
-        load_unmixer(runner.run_dir),
-        runner.config.data.rgb,
-        runner.run_dir / "abundances",
-        size=cfg.size,
-        crop=cfg.crop,
-        force=True,
-    )
-
-
-def diffusion(runner: Runner, resume: bool) -> None:
-    from msfdiff.data.abundances import load_abundance_dataset
-    from msfdiff.diffusion.config import load_diffusion_preset
-    from msfdiff.diffusion.training import DiffusionTrainer
-
-    cfg = runner.config.diffusion
-    dataset = load_abundance_dataset(runner.run_dir / "abundances")
-    out = runner.run_dir / "diffusion"
-    if resume and (out / "checkpoints").exists():
-        trainer = DiffusionTrainer.resume(dataset, out)
-    else:
-        config = load_diffusion_preset(cfg.preset).replace(
-            conditional=cfg.conditional, **cfg.overrides
+    cfg = context.config.inference
+    with context.bar("inferring photo abundances", "photo") as bar:
+        infer_photo_abundances(
+            _unmixer(context),
+            context.config.data.rgb,
+            context.layout.abundances,
+            size=cfg.size,
+            crop=cfg.crop,
+            force=True,
+            progress=bar,
+            log=context.log,
         )
-        trainer = DiffusionTrainer.start(config, dataset, out, force=True)
-    total = trainer.config.training.max_steps
-    for _ in progress(trainer.steps(), total=total - trainer.step, description="diffusion"):
-        pass
-    if trainer.interrupted:
-        raise KeyboardInterrupt
 
 
-def sample(runner: Runner, resume: bool) -> None:
+def diffusion(context: StageContext, resume: bool) -> None:
+    from msfdiff.data.abundances import load_abundance_dataset
+    from msfdiff.diffusion.generator import AbundanceDiffusion
+
+    cfg = context.config.diffusion
+    dataset = load_abundance_dataset(context.layout.abundances)
+    generator = AbundanceDiffusion(cfg.preset, conditional=cfg.conditional, overrides=cfg.overrides)
+    with context.bar("diffusion", "step") as bar:
+        generator.fit(
+            dataset, context.layout.generator, resume=resume, progress=bar, log=context.log
+        )
+
+
+def sample(context: StageContext, resume: bool) -> None:
     from msfdiff.generate import generate_samples
+    from msfdiff.generator import load_generator
 
-    cfg = runner.config.sampling
-    generate_samples(
-        runner.run_dir,
-        runner.run_dir / "samples",
-        n=cfg.n,
-        sampler=cfg.sampler,
-        steps=cfg.steps,
-        format=cfg.format,
-        seed=cfg.seed,
-        noise=cfg.noise,
-        class_name=cfg.class_name,
-        size=cfg.size,
-        batch_size=cfg.batch_size,
-        force=not resume,
-        progress=lambda items, total: progress(items, total=total, description="sampling"),
-        log=console.print,
-    )
+    cfg = context.config.sampling
+    with context.bar("sampling", "sample") as bar:
+        generate_samples(
+            load_generator(context.layout.generator),
+            context.layout.samples,
+            unmixer=_unmixer(context),
+            n=cfg.n,
+            settings=cfg.settings,
+            force=not resume,
+            progress=bar,
+            log=context.log,
+        )
 
 
-def evaluate(runner: Runner, resume: bool) -> None:
+def evaluate(context: StageContext, resume: bool) -> None:
     import numpy as np
 
-    from msfdiff.evaluation.report import evaluate_sets, load_set
+    from msfdiff.data.abundances import load_abundance_dataset
+    from msfdiff.evaluation import EvaluationOptions, evaluate, load_set, write_evaluation
+    from msfdiff.layout import sample_abundance_paths
 
-    cfg = runner.config.evaluation
+    cfg, d, layout = context.config.evaluation, context.config.data, context.layout
     if not cfg.enabled:
-        console.print("evaluation disabled in the config")
+        context.log("evaluation disabled in the config")
         return
-    d = runner.config.data
-    unmixer_wl = _unmixer_wavelengths(runner)
+    wavelengths = _unmixer(context).wavelengths_
     real = load_set(
         list(d.eval_hsi or d.hsi),
         kind="hsi",
-        wavelengths_nm=unmixer_wl,
+        wavelengths_nm=wavelengths,
         key=d.key,
+        scale=d.scale,
         max_images=cfg.max_images,
     )
     synthetic = load_set(
-        [runner.run_dir / "samples"],
-        kind="hsi",
-        wavelengths_nm=unmixer_wl,
-        max_images=cfg.max_images,
+        [layout.samples], kind="hsi", wavelengths_nm=wavelengths, max_images=cfg.max_images
     )
-    real_abundances = np.load(runner.run_dir / "abundances" / "abundances.npy", mmap_mode="r")[
-        : cfg.max_images
-    ]
-    synthetic_abundances = [
-        np.load(p) for p in sorted((runner.run_dir / "samples").glob("*_abundance.npy"))
-    ]
-    evaluate_sets(
-        real,
-        synthetic,
-        json_path=runner.run_dir / "evaluation" / "metrics.json",
-        plots_dir=runner.run_dir / "evaluation",
-        force=True,
-        real_abundances=list(np.asarray(real_abundances, dtype=np.float32)),
-        synthetic_abundances=synthetic_abundances,
-        generative=cfg.fid,
-        quality=cfg.quality,
-    )
+    real_maps = load_abundance_dataset(layout.abundances).array[: cfg.max_images]
+    with context.bar("evaluating", "image") as bar:
+        result = evaluate(
+            real,
+            synthetic,
+            options=EvaluationOptions(generative=cfg.fid, quality=cfg.quality),
+            real_abundances=list(np.asarray(real_maps, dtype=np.float32)),
+            synthetic_abundances=[np.load(p) for p in sample_abundance_paths(layout.samples)],
+            progress=bar,
+            log=context.log,
+        )
+    write_evaluation(result, layout.metrics, layout.evaluation, force=True)
 
 
-def _unmixer_wavelengths(runner: Runner):
-    from msfdiff.unmixing import load_unmixer
-
-    return load_unmixer(runner.run_dir).wavelengths_
-
-
-def report(runner: Runner, resume: bool) -> None:
+def report(context: StageContext, resume: bool) -> None:
     from msfdiff.report import write_report
 
-    path = write_report(runner.run_dir, force=True)
-    console.print(f"report: {path}")
+    context.log(f"report: {write_report(context.layout.root, force=True)}")
 
 
-STAGE_FUNCTIONS = {
-    "unmix": unmix,
-    "eval_unmix": eval_unmix,
-    "infer": infer,
-    "diffusion": diffusion,
-    "sample": sample,
-    "evaluate": evaluate,
-    "report": report,
-}
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "unmix",
+        (),
+        lambda c: {"data": _hsi_inputs(c, c.data.hsi), "cfg": asdict(c.unmixing)},
+        lambda run: (run.unmixing,),
+        unmix,
+    ),
+    Stage(
+        "eval_unmix",
+        ("unmix",),
+        lambda c: {"data": _hsi_inputs(c, c.data.eval_hsi)},
+        lambda run: (run.unmixing_eval, run.unmixing_eval_figures),
+        eval_unmix,
+    ),
+    Stage(
+        "infer",
+        ("unmix",),
+        lambda c: {"files": file_fingerprint([c.data.rgb]), "cfg": asdict(c.inference)},
+        lambda run: (run.abundances,),
+        infer,
+    ),
+    Stage(
+        "diffusion",
+        ("infer",),
+        lambda c: {"cfg": asdict(c.diffusion)},
+        lambda run: (run.generator,),
+        diffusion,
+    ),
+    Stage(
+        "sample",
+        ("unmix", "diffusion"),
+        lambda c: {"cfg": asdict(c.sampling)},
+        lambda run: (run.samples,),
+        sample,
+    ),
+    Stage(
+        "evaluate",
+        ("infer", "sample"),
+        lambda c: {
+            "data": _hsi_inputs(c, c.data.eval_hsi or c.data.hsi),
+            "cfg": asdict(c.evaluation),
+        },
+        lambda run: (run.evaluation,),
+        evaluate,
+    ),
+    Stage(
+        "report",
+        ("unmix", "eval_unmix", "infer", "diffusion", "sample", "evaluate"),
+        lambda c: {},
+        lambda run: (run.report,),
+        report,
+    ),
+)
+STAGE_NAMES = tuple(stage.name for stage in STAGES)

@@ -4,16 +4,13 @@ Uses the system's Chromium and chromedriver (Debian: ``apt-get install chromium
 chromium-driver``) through Selenium (``pip install selenium``), never Selenium Manager, and
 starts the browser with networking features off and a fresh profile, so it works offline.
 
-Command line (the README's screenshot)::
-
-    python -m msfdiff.report.screenshot RUN_DIR_OR_HTML OUT.png [--width 1280] [--height 2400]
-
-A run directory without ``report.html`` gets one written first.
+From the command line: ``msfdiff report --run RUN --screenshot OUT.png`` (the README's
+screenshot).
 """
 
 from __future__ import annotations
 
-import argparse
+import base64
 import os
 import shutil
 import tempfile
@@ -23,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from msfdiff._io import atomic_path
-from msfdiff.errors import DataNotFoundError
+from msfdiff.errors import DataFormatError, DataNotFoundError
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = (
@@ -110,56 +107,29 @@ def save_screenshot(driver: Any, path: str | os.PathLike, *, max_height: int | N
             "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
         },
     )
-    import base64
-
     with atomic_path(path) as tmp:
         tmp.write_bytes(base64.b64decode(shot["data"]))
     return Path(path)
 
 
 def screenshot(
-    report: str | os.PathLike,
+    html: str | os.PathLike,
     out: str | os.PathLike,
     *,
     width: int = 1280,
     max_height: int | None = None,
 ) -> Path:
-    """Screenshot of a report (a run directory's ``report.html`` is written when missing).
+    """Check that every picture of a report renders, then save a PNG of the page.
 
     Raises
     ------
     DataFormatError
         Some picture of the report did not render.
     """
-    from msfdiff.errors import DataFormatError
-    from msfdiff.report.html import REPORT_NAME, write_report
-
-    report = Path(report)
-    if report.is_dir():
-        html = report / REPORT_NAME
-        if not html.is_file():
-            write_report(report)
-        report = html
-    with open_page(report, width=width) as driver:
+    with open_page(html, width=width) as driver:
         broken = broken_images(driver)
         if broken:
             raise DataFormatError(
-                f"{report}: {len(broken)} picture(s) did not render, e.g. {broken[0]}"
+                f"{html}: {len(broken)} picture(s) did not render, e.g. {broken[0]}"
             )
         return save_screenshot(driver, out, max_height=max_height)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m msfdiff.report.screenshot", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("report", type=Path, help="run directory or report HTML file")
-    parser.add_argument("out", type=Path, help="PNG to write")
-    parser.add_argument("--width", type=int, default=1280, help="page width in CSS pixels")
-    parser.add_argument("--height", type=int, default=None, help="keep only the top of the page")
-    args = parser.parse_args(argv)
-    print(screenshot(args.report, args.out, width=args.width, max_height=args.height))
-
-
-if __name__ == "__main__":
-    main()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from msfdiff.config import from_dict, load_preset, to_dict
 from msfdiff.errors import ConfigError
+
+DEFAULT_PRESET = "cpu"
+"""The preset of every face (``SceneUnmixer``, ``msfdiff unmix train``, the pipeline): about
+100 s on 2 CPU cores; ``paper`` and ``official`` are the paper's and its code's settings."""
 
 
 @dataclass(frozen=True)
@@ -79,3 +85,23 @@ class UnmixingConfig:
             raise ConfigError(
                 f"lr_milestones are fractions of training in (0, 1), got {self.lr_milestones}"
             )
+
+
+def unmixing_config(
+    preset: str = DEFAULT_PRESET,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    n_endmembers: int | None = None,
+    config: UnmixingConfig | None = None,
+    where: str = "unmixing config",
+) -> UnmixingConfig:
+    """The configuration a preset (or a full ``config``) gives after ``overrides``.
+
+    Overrides set to None keep the preset's value; an unknown key raises ConfigError naming
+    ``where``, so a typo fails here, before any training.
+    """
+    base = config or load_preset(UnmixingConfig, "unmixing", preset)
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if n_endmembers is not None:
+        changes["n_endmembers"] = n_endmembers
+    return from_dict(UnmixingConfig, {**to_dict(base), **changes}, where=where)

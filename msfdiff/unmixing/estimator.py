@@ -1,21 +1,24 @@
-"""``SceneUnmixer``: scene-based unmixing with a scikit-learn-style API.
+"""``SceneUnmixer``: scene-based unmixing as a scikit-learn estimator.
 
->>> unmixer = SceneUnmixer(5, preset="cpu").fit(cubes)        # doctest: +SKIP
->>> abundances = unmixer.transform(photo_rgb)                  # (H, W, 5), rows sum to one
->>> hsi = unmixer.inverse_transform(abundances)                # (H, W, n_bands)
+>>> unmixer = SceneUnmixer(5).fit(cubes)                   # doctest: +SKIP
+>>> abundances = unmixer.transform(photo)                  # (H, W, 5), rows sum to one
+>>> hsi = unmixer.inverse_transform(abundances)            # (H, W, n_bands)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator
 
 from msfdiff._io import atomic_write
-from msfdiff.config import from_dict, load_preset, to_dict
+from msfdiff.config import from_dict, to_dict
 from msfdiff.data.bands import BandSelector, parse_band_selector
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.readers import check_same_bands
@@ -25,32 +28,36 @@ from msfdiff.errors import (
     DegenerateModelError,
     NotFittedError,
 )
-from msfdiff.unmixing.config import UnmixingConfig
+from msfdiff.layout import RunLayout
+from msfdiff.progress import Log, Progress, no_log
+from msfdiff.unmixing.config import DEFAULT_PRESET, UnmixingConfig, unmixing_config
 from msfdiff.unmixing.endmembers import nfindr, simplex_nmf
-from msfdiff.unmixing.model import UnmixingAutoencoder
+from msfdiff.unmixing.model import MODEL_FOLDER, UnmixingAutoencoder
 from msfdiff.unmixing.training import train_unmixer
 
 STATE_FILE = "unmixer.json"
 UNUSED_BELOW = 0.01  # mean abundance under which an endmember counts as unused
 
 
-class SceneUnmixer:
-    """Learn k shared endmembers from HSIs and infer abundances from 3-band (RGB-like) images.
+class SceneUnmixer(BaseEstimator):
+    """Learn k shared endmembers from HSIs and infer abundances from photos or HSIs.
+
+    A scikit-learn estimator: the constructor only stores its parameters (``get_params``,
+    ``set_params`` and ``sklearn.base.clone`` work); ``fit`` resolves them into ``config_``.
 
     Parameters
     ----------
     n_endmembers : int, optional
         k; overrides the preset's value when given.
     preset : str
-        Name of a packaged unmixing preset (``paper``, ``official``, ``cpu``).
+        Name of a packaged unmixing preset (``cpu``, ``paper``, ``official``).
+    overrides : mapping, optional
+        :class:`UnmixingConfig` fields replacing the preset's (``{"steps": 500}``); a None
+        value keeps the preset's.
     config : UnmixingConfig, optional
-        Full configuration; replaces the preset.
+        Full configuration; replaces the preset (``overrides`` still apply).
     random_state : int
         Seed for initialisation and crop sampling.
-    checkpoint_dir : path, optional
-        Where training checkpoints go; with ``resume=True`` training continues from the latest.
-    **overrides
-        Any :class:`UnmixingConfig` field (``steps=``, ``batch_size=``, …).
 
     Attributes
     ----------
@@ -71,6 +78,10 @@ class SceneUnmixer:
     reseeds_ : int
         How many times training re-seeded a dead endmember.
     n_bands_in_ : int
+    config_ : UnmixingConfig
+        The configuration training used.
+    band_selector_ : BandSelector
+        How an HSI becomes the encoder's 3-band input.
     history_ : list of dict
         Loss terms per training step.
     """
@@ -79,39 +90,51 @@ class SceneUnmixer:
         self,
         n_endmembers: int | None = None,
         *,
-        preset: str = "paper",
+        preset: str = DEFAULT_PRESET,
+        overrides: Mapping[str, Any] | None = None,
         config: UnmixingConfig | None = None,
         random_state: int = 0,
-        checkpoint_dir: str | Path | None = None,
-        checkpoint_every: int = 200,
-        resume: bool = False,
-        on_step: Callable[[int, int, dict[str, float]], None] | None = None,
-        **overrides,
     ):
         self.n_endmembers = n_endmembers
         self.preset = preset
+        self.overrides = overrides
         self.config = config
         self.random_state = random_state
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.resume = resume
-        self.on_step = on_step
-        self.overrides = overrides
 
     # ------------------------------------------------------------------ fitting
-    def _resolve_config(self) -> UnmixingConfig:
-        base = self.config or load_preset(UnmixingConfig, "unmixing", self.preset)
-        changes = {k: v for k, v in self.overrides.items() if v is not None}
-        if self.n_endmembers is not None:
-            changes["n_endmembers"] = self.n_endmembers
-        return from_dict(UnmixingConfig, {**to_dict(base), **changes}, where="unmixing config")
+    def fit(
+        self,
+        X: Sequence[HyperCube] | HyperCube,
+        y: None = None,
+        *,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 200,
+        resume: bool = False,
+        progress: Progress | None = None,
+        log: Log = no_log,
+    ) -> SceneUnmixer:
+        """Train on one or more HSIs (same bands); returns ``self``.
 
-    def fit(self, cubes: Sequence[HyperCube] | HyperCube) -> SceneUnmixer:
-        """Train on one or more HSIs (same bands); returns ``self``."""
-        cubes = [cubes] if isinstance(cubes, HyperCube) else list(cubes)
+        ``y`` is ignored (scikit-learn's signature). Checkpoints and progress belong to one
+        training run, not to the model, so they are arguments here rather than parameters:
+        a ``clone`` never shares another fit's checkpoint folder.
+
+        Parameters
+        ----------
+        checkpoint_dir : path, optional
+            Where training checkpoints go, every ``checkpoint_every`` steps and on Ctrl-C;
+            with ``resume=True`` training continues from the newest one there.
+        progress : callable, optional
+            ``progress(step, total, "loss 0.0123")`` after each training step.
+        log : callable, optional
+            Receives one line per event (e.g. a resume).
+        """
+        cubes = [X] if isinstance(X, HyperCube) else list(X)
         if not cubes:
             raise DataNotFoundError("no training HSIs given")
-        config = self._resolve_config()
+        config = unmixing_config(
+            self.preset, self.overrides, n_endmembers=self.n_endmembers, config=self.config
+        )
         self.config_ = config
         self.band_selector_ = parse_band_selector(config.band_selection)
         for cube in cubes[1:]:
@@ -152,19 +175,17 @@ class SceneUnmixer:
             return self._rgb_from_hsi(cube.with_data(hsi)), hsi
 
         shapes = [c.shape[:2] for c in cubes]
-        ckpt = Path(self.checkpoint_dir) if self.checkpoint_dir is not None else None
-        if ckpt is not None:
-            ckpt.mkdir(parents=True, exist_ok=True)
         self.history_ = train_unmixer(
             model,
             crop,
             shapes,
             config,
             seed=self.random_state,
-            checkpoint_dir=ckpt,
-            checkpoint_every=self.checkpoint_every,
-            resume=self.resume,
-            on_step=self.on_step,
+            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            progress=progress,
+            log=log,
             loss_scale=float(mean_spectrum.mean())
             if config.loss_normalisation == "mean-reflectance"
             else 1.0,
@@ -223,7 +244,7 @@ class SceneUnmixer:
         return self._rgb_from_hsi(cube)
 
     def rgb_from_photo(self, photo: np.ndarray, *, gain: float = 1.0) -> np.ndarray:
-        """The encoder's view (H, W, 3) of an sRGB photo in [0, 1], after the matching decode.
+        """The encoder's view (..., H, W, 3) of an sRGB photo in [0, 1], after the matching decode.
 
         ``gain`` scales the decoded photo so a photo collection's brightness matches the
         training reflectance (see :meth:`photo_gain`).
@@ -245,24 +266,51 @@ class SceneUnmixer:
         target = float(np.mean(self.model_.config.input_mean))
         return target / max(float(np.mean(levels)), 1e-6)
 
-    @torch.no_grad()
-    def transform(self, X: HyperCube | np.ndarray) -> np.ndarray:
-        """Abundances of an HSI (band-selected first) or of encoder-domain 3-band images.
+    def transform(self, X: HyperCube | np.ndarray, *, gain: float | None = None) -> np.ndarray:
+        """Abundances of what a user holds: an HSI or a photo, each decoded its own way.
 
         Parameters
         ----------
-        X : HyperCube, or ndarray of shape (H, W, 3) or (N, H, W, 3)
+        X : HyperCube, or ndarray of shape (H, W, C) or (N, H, W, C)
+            An HSI (a HyperCube, or an array with C = ``n_bands_in_``) is band-selected as in
+            training; a photo (C = 3: uint8, or sRGB floats in [0, 1]) goes through
+            :meth:`rgb_from_photo`. A 3-channel array is always read as a photo, so an HSI of
+            3 bands must come as a HyperCube.
+        gain : float, optional
+            Photos only: the brightness gain of :meth:`photo_gain` (default 1).
 
         Returns
         -------
         ndarray of shape (H, W, k) or (N, H, W, k); non-negative, summing to one per pixel.
         """
         self._check_fitted()
-        rgb = self.rgb_from_hsi(X) if isinstance(X, HyperCube) else np.asarray(X, dtype=np.float32)
-        if rgb.shape[-1] != 3 or rgb.ndim not in (3, 4):
+        if not isinstance(X, HyperCube):
+            X = self._checked_array(X)
+        is_photo = isinstance(X, np.ndarray) and X.shape[-1] == 3
+        if gain is not None and not is_photo:
+            raise ValueError("gain applies to photos only: an HSI is reflectance already")
+        if is_photo:
+            rgb = self.rgb_from_photo(_photo_floats(X), gain=1.0 if gain is None else gain)
+        elif isinstance(X, HyperCube):
+            rgb = self.rgb_from_hsi(X)
+        else:  # a batch or a bare array of HSIs: each one band-selected as its own cube
+            cubes = [HyperCube(image, self.wavelengths_) for image in X.reshape(-1, *X.shape[-3:])]
+            rgb = np.stack([self._rgb_from_hsi(c) for c in cubes]).reshape(*X.shape[:-1], 3)
+        return self._encode(rgb)
+
+    def _checked_array(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim not in (3, 4) or X.shape[-1] not in (3, self.n_bands_in_):
             raise DataFormatError(
-                f"expected (H, W, 3) or (N, H, W, 3) input, got shape {rgb.shape}"
+                f"expected a HyperCube, an HSI (H, W, {self.n_bands_in_}) or "
+                f"(N, H, W, {self.n_bands_in_}), or a photo (H, W, 3) or (N, H, W, 3); "
+                f"got shape {X.shape}"
             )
+        return X
+
+    @torch.no_grad()
+    def _encode(self, rgb: np.ndarray) -> np.ndarray:
+        """Abundances of encoder inputs (..., H, W, 3), in batches of 16."""
         batch = torch.from_numpy(np.ascontiguousarray(rgb.reshape(-1, *rgb.shape[-3:]))).permute(
             0, 3, 1, 2
         )
@@ -274,11 +322,19 @@ class SceneUnmixer:
         return out.reshape(*rgb.shape[:-1], -1)
 
     def inverse_transform(self, abundances: np.ndarray) -> np.ndarray:
-        """HSI (..., n_bands) = abundances (..., k) · endmembers — the linear mixing model."""
-        self._check_fitted()
-        from msfdiff.fusion import fuse
+        """HSI (..., n_bands) = abundances (..., k) · endmembers — the linear mixing model.
 
-        return fuse(self.endmembers_, abundances)
+        The same product as :func:`msfdiff.fusion.fuse` without bias or noise (the bias is
+        folded into ``endmembers_``).
+        """
+        endmembers = self.endmembers_
+        abundances = np.asarray(abundances, dtype=np.float32)
+        if abundances.shape[-1] != len(endmembers):
+            raise DataFormatError(
+                f"abundances have {abundances.shape[-1]} endmember channels, "
+                f"the unmixer has {len(endmembers)}"
+            )
+        return abundances @ endmembers
 
     def reconstruct(self, cube: HyperCube) -> np.ndarray:
         """Reconstruct a full HSI from its own 3-band view (the Table 3 protocol)."""
@@ -303,7 +359,7 @@ class SceneUnmixer:
         self._check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.model_.save_pretrained(folder / "model", safe_serialization=True)
+        self.model_.save_pretrained(folder / MODEL_FOLDER, safe_serialization=True)
         state = {
             "config": to_dict(self.config_),
             "band_selector": self.band_selector_.to_dict(),
@@ -337,17 +393,22 @@ class SceneUnmixer:
         self.usage_ = np.asarray(state["usage"], dtype=np.float32)
         self.reseeds_ = int(state.get("reseeds", 0))
         self.n_bands_in_ = int(state["n_bands"])
-        self.model_ = UnmixingAutoencoder.from_pretrained(folder / "model").eval()
+        self.model_ = UnmixingAutoencoder.from_pretrained(folder / MODEL_FOLDER).eval()
         history = folder / "history.json"
         self.history_ = json.loads(history.read_text()) if history.exists() else []
         return self
 
 
-def load_unmixer(run_dir: str | Path) -> SceneUnmixer:
-    """Load the unmixer of a run directory (``RUN_DIR/unmixing``) or of its own folder."""
-    run_dir = Path(run_dir)
-    folder = run_dir / "unmixing" if (run_dir / "unmixing" / STATE_FILE).exists() else run_dir
-    return SceneUnmixer.load(folder)
+def load_unmixer(run_or_folder: str | os.PathLike) -> SceneUnmixer:
+    """Load the unmixer of a run directory (``RUN/unmixing``) or of its own folder."""
+    path = Path(run_or_folder)
+    in_run = RunLayout(path).unmixing
+    return SceneUnmixer.load(in_run if is_saved_unmixer(in_run) else path)
+
+
+def is_saved_unmixer(folder: str | os.PathLike) -> bool:
+    """True where :meth:`SceneUnmixer.save` has completed (its state file is written last)."""
+    return (Path(folder) / STATE_FILE).exists()
 
 
 def check_all_used(usage: np.ndarray, *, reseeds: int = 0) -> None:
@@ -386,4 +447,18 @@ def _normalise(rgb: np.ndarray, mode: str) -> np.ndarray:
     return rgb
 
 
-__all__ = ["SceneUnmixer", "load_unmixer"]
+def _photo_floats(photo: np.ndarray) -> np.ndarray:
+    """A photo as sRGB floats in [0, 1] (what :func:`msfdiff.data.rgb.read_photo` returns)."""
+    if photo.dtype == np.uint8:
+        return photo.astype(np.float32) / np.float32(255)
+    if photo.dtype.kind != "f":
+        raise DataFormatError(f"a photo must be uint8 or floats in [0, 1], got {photo.dtype}")
+    lo, hi = float(photo.min()), float(photo.max())
+    if lo < 0 or hi > 1:
+        raise DataFormatError(
+            f"a photo given as floats must be sRGB in [0, 1], got values in [{lo:g}, {hi:g}]"
+        )
+    return photo
+
+
+__all__ = ["SceneUnmixer", "is_saved_unmixer", "load_unmixer"]

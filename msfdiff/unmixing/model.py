@@ -15,6 +15,9 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+MODEL_FOLDER = "model"
+"""Where the weights go (``save_pretrained``) inside a saved unmixer or a checkpoint."""
+
 
 class ChannelAttention(nn.Module):
     """Channel ("spectral") attention: CBAM's avg+max pooled shared MLP, or SE's avg only."""

@@ -7,72 +7,22 @@ checkpoint ends with the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from msfdiff._io import write_json
+from msfdiff.checkpoints import STATE_NAME, checkpoints, latest_checkpoint, save_checkpoint
 from msfdiff.errors import DegenerateModelError
+from msfdiff.progress import Log, Progress, no_log, no_progress
 from msfdiff.unmixing.config import UnmixingConfig
 from msfdiff.unmixing.losses import unmixing_loss
-from msfdiff.unmixing.model import UnmixingAutoencoder
+from msfdiff.unmixing.model import MODEL_FOLDER, UnmixingAutoencoder
 
 CropFn = Callable[[int, int, int, int], tuple[np.ndarray, np.ndarray]]
 """``crop(cube_index, row, col, size) -> (rgb (size,size,3), hsi (size,size,C))``."""
-
-
-@dataclass
-class CheckpointInfo:
-    step: int
-    path: Path
-
-
-def latest_checkpoint(folder: Path) -> CheckpointInfo | None:
-    """The checkpoint named by ``folder/latest.json``, or None."""
-    pointer = Path(folder) / "latest.json"
-    if not pointer.exists():
-        return None
-    info = json.loads(pointer.read_text())
-    return CheckpointInfo(step=int(info["step"]), path=Path(folder) / info["name"])
-
-
-def save_checkpoint(
-    folder: Path, model, optimizer, scheduler, generator, step: int, history, usage=None
-) -> Path:
-    """Write ``step-N/`` under a temporary name, rename it, then move the ``latest`` pointer.
-
-    A crash at any point leaves the previous checkpoint and pointer intact.
-    """
-    folder = Path(folder)
-    name = f"step-{step:08d}"
-    tmp = folder / f".{name}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp / "model", safe_serialization=True)
-    state = {
-        "step": step,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "generator": generator.get_state(),
-        "history": history,
-        "usage": usage,  # abundance sums since the last dead-endmember check
-    }
-    torch.save(state, tmp / "trainer.pt")
-    final = folder / name
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    write_json(folder / "latest.json", {"step": step, "name": name})
-    for old in folder.glob("step-*"):
-        if old != final:
-            shutil.rmtree(old)
-    return final
 
 
 RESEED_EVERY = 50  # steps between dead-endmember checks
@@ -89,7 +39,8 @@ def train_unmixer(
     checkpoint_dir: Path | None = None,
     checkpoint_every: int = 200,
     resume: bool = False,
-    on_step: Callable[[int, int, dict[str, float]], None] | None = None,
+    progress: Progress | None = None,
+    log: Log = no_log,
     loss_scale: float = 1.0,
 ) -> list[dict[str, float]]:
     """Optimise ``model`` in place for ``config.steps`` steps; return the history (a row a step).
@@ -107,8 +58,13 @@ def train_unmixer(
         Returns an aligned (3-band input, full HSI) crop of one training cube.
     shapes : sequence of (height, width)
         Sizes of the training cubes, to draw crop positions.
-    on_step : callable, optional
-        ``on_step(step, total, losses)`` after each step (progress display).
+    checkpoint_dir : path, optional
+        Where checkpoints go (:mod:`msfdiff.checkpoints`), every ``checkpoint_every`` steps,
+        at the end and on Ctrl-C. With ``resume`` training continues from the newest one;
+        without, the checkpoints of an earlier run there are discarded, so they are never
+        mistaken for this run's.
+    progress : callable, optional
+        ``progress(step, total, "loss 0.0123")`` after each step.
 
     Raises
     ------
@@ -133,20 +89,25 @@ def train_unmixer(
     step = 0
     usage = torch.zeros(model.config.n_endmembers)
 
-    if resume and checkpoint_dir is not None and (ckpt := latest_checkpoint(checkpoint_dir)):
-        loaded = UnmixingAutoencoder.from_pretrained(ckpt.path / "model")
+    if checkpoint_dir is not None and not resume:  # a fresh start: an earlier run's go
+        for stale in checkpoints(checkpoint_dir):
+            shutil.rmtree(stale)
+    ckpt = latest_checkpoint(checkpoint_dir) if resume and checkpoint_dir is not None else None
+    if ckpt is not None:
+        loaded = UnmixingAutoencoder.from_pretrained(ckpt / MODEL_FOLDER)
         model.load_state_dict(loaded.state_dict())
-        state = torch.load(ckpt.path / "trainer.pt", weights_only=False)
+        state = torch.load(ckpt / STATE_NAME, weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
         history = list(state["history"])
         step = int(state["step"])
-        if state.get("usage") is not None:
-            usage = state["usage"]
+        usage = state["usage"]
+        log(f"unmixing: resuming from step {step} of {total} ({ckpt})")
 
     sizes = torch.tensor([h * w for h, w in shapes], dtype=torch.float64)
     reseeds = int(history[-1].get("reseeds", 0)) if history else 0
+    notify = progress or no_progress
     model.train()
     try:
         while step < total:
@@ -182,20 +143,39 @@ def train_unmixer(
                 usage.zero_()
             row = {k: float(v.detach()) for k, v in losses.items()}
             history.append({"step": step, **row, "reseeds": reseeds})
-            if on_step is not None:
-                on_step(step, total, row)
+            notify(step, total, f"loss {row['total']:.4g}")
             if checkpoint_dir is not None and (step % checkpoint_every == 0 or step == total):
-                save_checkpoint(
-                    checkpoint_dir, model, optimizer, scheduler, generator, step, history, usage
+                _checkpoint(
+                    checkpoint_dir, step, model, optimizer, scheduler, generator, history, usage
                 )
     except KeyboardInterrupt:
         if checkpoint_dir is not None and step > 0:
-            save_checkpoint(
-                checkpoint_dir, model, optimizer, scheduler, generator, step, history, usage
+            _checkpoint(
+                checkpoint_dir, step, model, optimizer, scheduler, generator, history, usage
             )
         raise
     model.eval()
     return history
+
+
+def _checkpoint(
+    folder: Path, step: int, model, optimizer, scheduler, generator, history, usage
+) -> Path:
+    """Publish what an exact resume needs: weights, optimiser, schedule, RNG, history."""
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp / MODEL_FOLDER, safe_serialization=True)
+        state = {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "generator": generator.get_state(),
+            "history": history,
+            "usage": usage,  # abundance sums since the last dead-endmember check
+        }
+        torch.save(state, tmp / STATE_NAME)
+
+    return save_checkpoint(folder, step, write)
 
 
 @torch.no_grad()

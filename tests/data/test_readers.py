@@ -9,7 +9,7 @@ import scipy.io
 import tifffile
 from spectral.io import envi
 
-from msfdiff.data.readers import read_hsi, read_hsi_many
+from msfdiff.data.readers import expand_hsi_paths, read_hsi, read_hsi_many
 from msfdiff.errors import DataFormatError, DataNotFoundError
 
 WL = np.linspace(400.0, 700.0, 7)
@@ -250,3 +250,19 @@ def test_band_images(tmp_path, rng):
     Image.fromarray(np.zeros((4, 5, 4), np.uint8), "RGBA").save(tmp_path / "rgba.png")
     with pytest.raises(DataFormatError, match=r"rgba\.png: expected a single-band image"):
         read_band_images([paths[0], tmp_path / "rgba.png"], scale=65535)
+
+
+def test_folders_expand_to_their_hsi_files_only(tmp_path):
+    scene = tmp_path / "scene"
+    (scene / "part").mkdir(parents=True)
+    (scene / ".staging").mkdir()  # a writer's temporary folder
+    names = ["a.npy", "part/b.mat", "part/c.hdr", "part/c.img", ".a.npy.tmp.npy", ".staging/d.npy"]
+    names += ["sample_0000_abundance.npy", "notes.txt"]
+    for name in names:
+        (scene / name).write_bytes(b"")  # listing only: the suffix decides, nothing is read
+    (tmp_path / "empty").mkdir()
+    lone = tmp_path / "lone.npy"
+    found = expand_hsi_paths([scene, lone])
+    assert found == [scene / "a.npy", scene / "part/b.mat", scene / "part/c.hdr", lone]
+    with pytest.raises(DataNotFoundError, match="holds no HSI files"):
+        expand_hsi_paths([tmp_path / "empty"])

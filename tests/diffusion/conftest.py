@@ -35,10 +35,10 @@ def dataset(abundance_dir):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, dataset) -> Path:
-    """RUN_DIR with a class-conditional tiny model trained for 4 steps under diffusion/."""
-    from msfdiff.diffusion.training import train
+    """RUN_DIR with a class-conditional tiny generator trained for 4 steps under diffusion/."""
+    from msfdiff.diffusion.generator import AbundanceDiffusion
 
     run = tmp_path_factory.mktemp("run")
     with one_thread():
-        train(tiny_config().replace(conditional=True), dataset, run / "diffusion")
+        AbundanceDiffusion(tiny_config(), conditional=True).fit(dataset, run / "diffusion")
     return run

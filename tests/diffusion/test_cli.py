@@ -15,6 +15,7 @@ from msfdiff.cli.diffusion import register
 from msfdiff.diffusion.config import load_config
 from msfdiff.errors import ConfigError, OutputExistsError
 from msfdiff.fusion import fuse
+from msfdiff.generator import SamplingSettings, load_generator
 from tests.diffusion.tiny import SIZE, K, tiny_config
 
 N_BANDS = 7
@@ -70,13 +71,13 @@ def test_sample_writes_fused_hsis_and_resumes(cli, run, tmp_path):
     run_dir, unmixer = run
     out = tmp_path / "out"
     args = ["sample", "--run", run_dir, "--out", out, "--sampler", "ddim", "--steps", 3]
-    args += ["--format", "npy", "--class", "river", "--batch-size", 2]
+    args += ["--format", "npy", "--class", "river", "--batch-size", 2, "--no-noise"]
     result = cli(*args, "--n", 3)
     assert result.exit_code == 0, result.output
     maps = [np.load(out / f"sample_{i:04d}_abundance.npy") for i in range(3)]
     for i, a in enumerate(maps):
         assert a.shape == (SIZE, SIZE, K) and np.abs(a.sum(-1) - 1).max() < 1e-5
-        expected = fuse(unmixer.endmembers_, a)  # --no-noise by default
+        expected = fuse(unmixer.endmembers_, a)
         np.testing.assert_allclose(np.load(out / f"sample_{i:04d}.npy"), expected, atol=1e-6)
     stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
 
@@ -99,7 +100,9 @@ def test_sample_maps_larger_than_the_training_size(cli, run, tmp_path):
     run_dir, unmixer = run
     out = tmp_path / "big"
     args = ["sample", "--run", run_dir, "--out", out, "--n", 1, "--sampler", "ddim"]
-    result = cli(*args, "--steps", 2, "--format", "npy", "--class", "river", "--size", 2 * SIZE)
+    result = cli(
+        *args, "--steps", 2, "--format", "npy", "--class", "river", "--size", 2 * SIZE, "--no-noise"
+    )
     assert result.exit_code == 0, result.output
     abundance = np.load(out / "sample_0000_abundance.npy")
     assert abundance.shape == (2 * SIZE, 2 * SIZE, K) and abundance.min() >= 0
@@ -159,3 +162,18 @@ def test_noise_adds_the_unmixers_residual_std(cli, run, tmp_path):
         for i in range(2)
     ]
     assert np.std(residuals) == pytest.approx(0.01, rel=0.1)  # 3584 values, std known: 0.01
+
+
+def test_sample_defaults_are_the_sampling_settings(cli, run, tmp_path):
+    """`msfdiff sample` and the pipeline share one set of defaults: DPM-Solver++-20 with noise."""
+    run_dir, _ = run
+    out = tmp_path / "defaults"
+    result = cli("sample", "--run", run_dir, "--out", out, "--n", 1, "--class", "river")
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "sampling.json").read_text())
+    defaults = SamplingSettings()
+    assert (defaults.sampler, defaults.steps, defaults.noise) == ("dpmsolver++", None, True)
+    assert (settings["sampler"], settings["steps"], settings["noise"]) == ("dpmsolver++", 20, True)
+    assert (settings["format"], settings["seed"]) == (defaults.format, defaults.seed) == ("envi", 0)
+    assert (out / "sample_0000.hdr").is_file()
+    assert settings["model_sha256"] == load_generator(run_dir / "diffusion").fingerprint()

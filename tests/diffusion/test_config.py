@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from msfdiff.diffusion.config import (
+    DEFAULT_PRESET,
     DiffusionConfig,
+    diffusion_config,
     load_config,
     load_diffusion_preset,
     save_config,
@@ -84,3 +86,36 @@ def test_invalid_configs_fail_with_one_line(tmp_path):
         load_diffusion_preset("cpu").replace(training={"batch_size": 0})
     with pytest.raises(ConfigError, match="unknown diffusion preset 'gpu'"):
         load_diffusion_preset("gpu")
+
+
+def test_replace_reads_values_like_yaml_and_checks_keys_at_once():
+    config = load_diffusion_preset("cpu")
+    changed = config.replace(
+        training={"learning_rate": "1e-4"}, unet={"block_out_channels": [8, 16]}
+    )
+    assert changed.training.learning_rate == 1e-4 and isinstance(
+        changed.training.learning_rate, float
+    )
+    assert changed.unet.block_out_channels == (8, 16)
+    assert changed.training.max_steps == config.training.max_steps  # the rest of the section stays
+    with pytest.raises(ConfigError, match=r"training: unknown key\(s\) \['learnin_rate'\]"):
+        config.replace(training={"learnin_rate": 1e-4})
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['image_sise'\]"):
+        config.replace(image_sise=32)
+    with pytest.raises(ConfigError, match="learning_rate: expected a number, got 'fast'"):
+        config.replace(training={"learning_rate": "fast"})
+
+
+def test_diffusion_config_applies_overrides_and_names_a_typo():
+    config = diffusion_config(
+        "cpu", conditional=True, overrides={"image_size": 32, "training": {"max_steps": 10}}
+    )
+    expected = load_diffusion_preset("cpu").replace(
+        conditional=True, image_size=32, training={"max_steps": 10}
+    )
+    assert config == expected and config.conditional
+    assert diffusion_config() == load_diffusion_preset(DEFAULT_PRESET).replace(conditional=False)
+    with pytest.raises(ConfigError, match=r"diffusion\.overrides\.training: unknown key.*stepz"):
+        diffusion_config("cpu", overrides={"training": {"stepz": 10}})
+    with pytest.raises(ConfigError, match="unknown diffusion preset 'gpu'"):
+        diffusion_config("gpu")

@@ -63,8 +63,8 @@ def test_bad_sampler_requests(scheduler_config):
 @pytest.fixture(scope="module")
 def pipe(scheduler_config):
     torch.manual_seed(0)
-    unet = build_unet(tiny_config().replace(n_endmembers=K, clr_scale=2.0))
-    return AbundancePipeline(unet, scheduler_config, tiny_config().replace(clr_scale=2.0).codec)
+    config = tiny_config().replace(n_endmembers=K, clr_scale=2.0)
+    return AbundancePipeline(build_unet(config), scheduler_config, config)
 
 
 class ElementwiseDenoiser(torch.nn.Module):
@@ -84,8 +84,8 @@ SAMPLERS = [("ddpm", 30), ("ddim", 10), ("dpmsolver++", 10)]
 
 @pytest.mark.parametrize(("sampler", "steps"), SAMPLERS)
 def test_sample_i_is_seeded_by_its_index_alone(scheduler_config, sampler, steps):
-    codec = tiny_config().replace(clr_scale=2.0).codec
-    pipe = AbundancePipeline(ElementwiseDenoiser(), scheduler_config, codec)
+    config = tiny_config().replace(n_endmembers=K, clr_scale=2.0)
+    pipe = AbundancePipeline(ElementwiseDenoiser(), scheduler_config, config)
     together = pipe(3, sampler=sampler, steps=steps, seed=7, batch_size=3)
     alone = pipe(3, sampler=sampler, steps=steps, seed=7, batch_size=1)
     [(indices, later)] = pipe.generate([2], sampler=sampler, steps=steps, seed=7)

@@ -69,3 +69,19 @@ def test_evaluate_photos_against_cubes(tmp_path, rng, app):
     assert report["sets"]["real"]["kind"] == "rgb"
     assert report["sets"]["synthetic"]["n_images"] == 2
     assert "spectral_fd" not in report["metrics"]
+
+
+def test_evaluate_integer_real_cubes_with_scale(tmp_path, rng, app):
+    real = tmp_path / "real"
+    real.mkdir()
+    for i in range(3):
+        np.save(real / f"cube_{i}.npy", rng.integers(0, 4096, (24, 24, 8), dtype=np.uint16))
+    synthetic = _write_cubes(tmp_path / "synthetic", rng)
+    out = tmp_path / "report.json"
+    args = ["evaluate", "--real", str(real), "--synthetic", str(synthetic), "--json", str(out)]
+    args += ["--no-fid", "--no-quality", "--wavelengths", "450:800:8"]
+    unscaled = CliRunner().invoke(app, args)
+    assert "needs a scale" in str(unscaled.exception)
+    result = CliRunner().invoke(app, [*args, "--real-scale", "4095"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["metrics"]["spectral_fd"]["value"] > 0

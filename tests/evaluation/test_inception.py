@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
+from msfdiff.data.bands import parse_band_selector
 from msfdiff.errors import DataFormatError, DataNotFoundError
 from msfdiff.evaluation import inception as inc
 from msfdiff.evaluation.generative import frechet_feature_distance
@@ -109,3 +110,19 @@ def test_fid_on_photos_zero_for_same_set_and_grows_with_degradation(network, sha
     fd_mild = frechet_feature_distance(clean_f, mild_f)
     assert 0 < fd_mild < frechet_feature_distance(clean_f, strong_f)
     assert fd_mild < frechet_feature_distance(clean_f, blur_f)
+
+
+def test_render_rgb_picks_nearest_bands_and_stretches(rng):
+    wl = np.linspace(400, 700, 16)
+    cube = np.zeros((10, 10, wl.size), dtype=np.float32)
+    red, green, blue = (int(np.argmin(np.abs(wl - t))) for t in (640, 550, 460))
+    cube[..., red] = np.linspace(0, 0.2, 100).reshape(10, 10)
+    cube[..., green] = 0.05
+    image = inc.render_rgb(cube, wl, selector=parse_band_selector("nearest:640,550,460"))
+    lo, hi = np.percentile(cube[..., [red, green, blue]], inc.STRETCH_PERCENTILES)
+    np.testing.assert_allclose(
+        image[..., 0], np.clip((cube[..., red] - lo) / (hi - lo), 0, 1), atol=1e-6
+    )
+    assert image[..., 2].max() == 0.0
+    srgb = inc.render_rgb(cube, wl, selector=parse_band_selector("nearest:640,550,460+srgb"))
+    assert srgb[..., 1].mean() > image[..., 1].mean()  # the sRGB curve lifts mid-tones

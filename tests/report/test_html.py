@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -12,14 +13,11 @@ from PIL import Image
 
 from msfdiff.data.abundances import make_synthetic_abundances, write_abundance_dataset
 from msfdiff.errors import DataNotFoundError, OutputExistsError
+from msfdiff.layout import RunLayout
 from msfdiff.report import write_report
-from msfdiff.report.html import (
-    MAX_EMBED_SIDE,
-    _data_uri,
-    _duration,
-    _evenly,
-    flatten_metrics,
-)
+from msfdiff.report.embed import MAX_EMBED_SIDE, data_uri
+from msfdiff.report.sections import evenly
+from msfdiff.report.text import duration, flatten_metrics
 from tests.report.conftest import Figure, parse_report
 from tests.report.fake_run import EVALUATION, N_PHOTOS, SAMPLE_FORMATS
 
@@ -81,6 +79,25 @@ def test_stage_table_and_metric_tables(full_report: Path) -> None:
     assert "FID is biased below 50 images" in metrics  # notes
 
 
+def test_stage_rows_in_the_order_the_stages_ran(tmp_path: Path) -> None:
+    stages = RunLayout(tmp_path).stages
+    stages.mkdir()
+    records = {  # started_at wins over finished_at; a record with neither comes last
+        "unmix": {"started_at": "2025-01-01T01:00:00", "finished_at": "2025-01-01T09:00:00"},
+        "infer": {"finished_at": "2025-01-01T05:00:00"},
+        "eval_unmix": {"started_at": "2025-01-01T02:00:00"},
+        "report": {"status": "running"},
+    }
+    for stage, record in records.items():
+        (stages / f"{stage}.json").write_text(json.dumps({"stage": stage, **record}))
+    text = " ".join(parse_report(write_report(tmp_path)).sections["overview"].text)
+    table = text[text.index("stage status time") :]
+    order = ["unmix", "eval_unmix", "infer", "report", "diffusion", "sample", "evaluate", "total"]
+    positions = [table.index(f" {stage} ") for stage in order]
+    assert positions == sorted(positions)
+    assert table.count("not run") == 3  # the stages that make a part of the run
+
+
 def test_flatten_metrics_known_rows() -> None:
     rows = flatten_metrics(EVALUATION["metrics"])
     assert rows == [
@@ -101,12 +118,12 @@ def test_flatten_metrics_known_rows() -> None:
     [(12.34, "12.3 s"), (75, "1 min 15 s"), (3740.8, "1 h 02 min"), (None, ""), ("x", "")],
 )
 def test_duration(seconds, text: str) -> None:
-    assert _duration(seconds) == text
+    assert duration(seconds) == text
 
 
 def test_evenly_spreads_over_the_dataset() -> None:
-    assert _evenly(100, 4) == [0, 33, 66, 99]
-    assert _evenly(3, 8) == [0, 1, 2]
+    assert evenly(100, 4) == [0, 33, 66, 99]
+    assert evenly(3, 8) == [0, 1, 2]
 
 
 def test_empty_run_renders_with_notes(tmp_path: Path) -> None:
@@ -129,7 +146,7 @@ def test_unreadable_parts_become_notes(full_run: Path, tmp_path: Path) -> None:
     (run / "evaluation" / "metrics.json").write_text("{not json")
     (run / "stages" / "sample.json").write_text("[1, 2]")
     (run / "samples" / "sample_0001.npy").write_bytes(b"garbage")
-    sections = parse_report(write_report(run)).sections
+    sections = parse_report(write_report(run, force=True)).sections  # the copied report too
     overview, metrics = " ".join(sections["overview"].text), sections["metrics"]
     assert "could not show this part" in " ".join(sections["overview"].notes)  # the config
     assert "12.3 s" in overview  # ... while the stage table still shows
@@ -155,7 +172,7 @@ def test_moved_photos_and_existing_figures(full_run: Path, tmp_path: Path) -> No
     sections = parse_report(write_report(run)).sections
     (endmembers,) = sections["endmembers"].figures
     # an existing unmix-stage figure is embedded byte for byte (no model load)
-    assert endmembers.src == _data_uri(Path(endmembers_png))
+    assert endmembers.src == data_uri(Path(endmembers_png))
     assert "3 endmembers" in endmembers.caption
     note, no_samples = sections["gallery"].notes
     assert note.startswith(f"2 photo(s) in abundances/index.json not shown, e.g. {grey}: ")
@@ -171,7 +188,7 @@ def test_large_pictures_are_shrunk(tmp_path: Path) -> None:
     path = tmp_path / "big.png"
     Image.fromarray(noise).save(path)
     assert path.stat().st_size > 1_500_000
-    image = Figure(_data_uri(path), "").image()
+    image = Figure(data_uri(path), "").image()
     assert image.size == (MAX_EMBED_SIDE // 2, MAX_EMBED_SIDE)
 
 

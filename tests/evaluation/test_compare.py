@@ -1,4 +1,4 @@
-"""evaluate_sets: which metrics apply, the JSON contract, rendering, and the docs."""
+"""evaluate and write_evaluation: which metrics apply, the JSON contract, and the docs."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from msfdiff.data.bands import parse_band_selector
-from msfdiff.errors import DataFormatError, OutputExistsError
-from msfdiff.evaluation import report as rp
+from msfdiff.errors import OutputExistsError
+from msfdiff.evaluation import evaluate, write_evaluation
+from msfdiff.evaluation.families import SRGB_DOMINANT_NM
+from msfdiff.evaluation.metrics import DEFINITIONS, PLOT_NAMES, EvaluationOptions
+from msfdiff.evaluation.output import check_outputs
+from msfdiff.evaluation.sets import SampleSet
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 WL = np.linspace(400, 700, 16)
@@ -29,21 +32,19 @@ def _cubes(rng, n=4, size=32, gain=1.0):
 
 
 def test_hsi_report_without_network(tmp_path, rng):
-    real = rp.SampleSet(_cubes(rng), "hsi", WL, "real")
-    synthetic = rp.SampleSet(_cubes(rng, gain=1.2), "hsi", WL, "synthetic")
+    real = SampleSet(_cubes(rng), "hsi", WL, "real")
+    synthetic = SampleSet(_cubes(rng, gain=1.2), "hsi", WL, "synthetic")
     abund_r = [rng.dirichlet(np.ones(3), size=(32, 32)) for _ in range(3)]
     abund_s = [a[::-1] for a in abund_r]  # same values, same spectra: distances 0
     out = tmp_path / "r.json"
-    report = rp.evaluate_sets(
+    result = evaluate(
         real,
         synthetic,
-        json_path=out,
-        plots_dir=tmp_path / "plots",
-        generative=False,
+        options=EvaluationOptions(generative=False, niqe_patch_size=16),
         real_abundances=abund_r,
         synthetic_abundances=abund_s,
-        niqe_patch_size=16,
     )
+    report = write_evaluation(result, out, tmp_path / "plots")
     written = json.loads(out.read_text())
     assert written["metrics"] == json.loads(json.dumps(report["metrics"]))
     metrics = written["metrics"]
@@ -64,62 +65,73 @@ def test_hsi_report_without_network(tmp_path, rng):
     assert len(written["per_band"]["real"]["piqe"]["mean"]) == WL.size
     for name in ("band_quality", "spectra", "histograms", "abundance_power_spectra"):
         assert Path(written["plots"][name]).read_bytes()[:4] == b"\x89PNG"
+    quick = evaluate(real, synthetic, options=EvaluationOptions(generative=False, quality=False))
     with pytest.raises(OutputExistsError):
-        rp.evaluate_sets(real, synthetic, json_path=out, generative=False, quality=False)
+        write_evaluation(quick, out)
 
 
 def test_identical_sets_score_zero_distance(rng):
     cubes = _cubes(rng)
-    same = rp.SampleSet(cubes, "hsi", WL)
-    report = rp.evaluate_sets(same, same, generative=False, quality=False)
+    same = SampleSet(cubes, "hsi", WL)
+    report = evaluate(same, same, options=EvaluationOptions(generative=False, quality=False)).report
     assert report["metrics"]["spectral_fd"]["value"] == pytest.approx(0, abs=1e-12)
     assert report["metrics"]["spectral_angle_w1"]["value"] == pytest.approx(0, abs=1e-9)
 
 
 def test_wavelengths_are_shared_between_sets(rng):
-    real = rp.SampleSet(_cubes(rng), "hsi", None)
-    synthetic = rp.SampleSet(_cubes(rng), "hsi", WL)
-    report = rp.evaluate_sets(real, synthetic, generative=False, quality=False)
+    real = SampleSet(_cubes(rng), "hsi", None)
+    synthetic = SampleSet(_cubes(rng), "hsi", WL)
+    report = evaluate(real, synthetic, options=EvaluationOptions(generative=False, quality=False))
+    report = report.report
     assert report["sets"]["real"]["wavelengths_nm"] == WL.tolist()
     assert any("real set stores no wavelengths" in note for note in report["notes"])
 
 
 def test_photos_versus_hsis_skip_spectral_distances(rng):
-    photos = rp.SampleSet([rng.random((32, 32, 3)).astype(np.float32) for _ in range(2)], "rgb")
-    cubes = rp.SampleSet(_cubes(rng, n=2), "hsi", WL)
-    report = rp.evaluate_sets(photos, cubes, generative=False)
+    photos = SampleSet([rng.random((32, 32, 3)).astype(np.float32) for _ in range(2)], "rgb")
+    cubes = SampleSet(_cubes(rng, n=2), "hsi", WL)
+    report = evaluate(photos, cubes, options=EvaluationOptions(generative=False)).report
     assert "spectral_fd" not in report["metrics"]
-    assert report["per_band"]["real"]["positions"] == list(rp.SRGB_DOMINANT_NM)
+    assert report["per_band"]["real"]["positions"] == list(SRGB_DOMINANT_NM)
     assert len(report["per_band"]["synthetic"]["piqe"]["mean"]) == WL.size
 
 
-def test_render_rgb_picks_nearest_bands_and_stretches(rng):
-    cube = np.zeros((10, 10, WL.size), dtype=np.float32)
-    red, green, blue = (int(np.argmin(np.abs(WL - t))) for t in (640, 550, 460))
-    cube[..., red] = np.linspace(0, 0.2, 100).reshape(10, 10)
-    cube[..., green] = 0.05
-    image = rp.render_rgb(cube, WL, selector=parse_band_selector("nearest:640,550,460"))
-    lo, hi = np.percentile(cube[..., [red, green, blue]], rp.STRETCH_PERCENTILES)
-    np.testing.assert_allclose(
-        image[..., 0], np.clip((cube[..., red] - lo) / (hi - lo), 0, 1), atol=1e-6
+def test_outputs_are_checked_before_computing_and_force_overwrites(tmp_path, rng):
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / f"{PLOT_NAMES[0]}.png").write_bytes(b"old")
+    with pytest.raises(OutputExistsError, match=PLOT_NAMES[0]):
+        check_outputs(tmp_path / "m.json", plots)
+    check_outputs(tmp_path / "m.json", plots, force=True)
+    sets = SampleSet(_cubes(rng, n=2), "hsi", WL)
+    result = evaluate(sets, sets, options=EvaluationOptions(generative=False, quality=False))
+    written = write_evaluation(result, tmp_path / "m.json", plots, force=True)
+    assert set(written["plots"]) == set(result.figures) == {"spectra", "histograms"}
+    assert "plots" not in result.report  # writing leaves the evaluation as it was
+    assert json.loads((tmp_path / "m.json").read_text())["metrics"] == result.metrics
+
+
+def test_progress_counts_every_scored_image_once(rng):
+    calls = []
+    lines = []
+    real = SampleSet(_cubes(rng, n=3), "hsi", WL)
+    synthetic = SampleSet(_cubes(rng, n=2), "hsi", WL)
+    options = EvaluationOptions(generative=False, niqe_patch_size=16, max_quality_images=2)
+    evaluate(
+        real,
+        synthetic,
+        options=options,
+        progress=lambda done, total, status="": calls.append((done, total, status)),
+        log=lines.append,
     )
-    assert image[..., 2].max() == 0.0
-    srgb = rp.render_rgb(cube, WL, selector=parse_band_selector("nearest:640,550,460+srgb"))
-    assert srgb[..., 1].mean() > image[..., 1].mean()  # the sRGB curve lifts mid-tones
-
-
-def test_sample_set_checks(rng):
-    with pytest.raises(DataFormatError, match="3 channels"):
-        rp.SampleSet([np.zeros((4, 4, 5))], "rgb")
-    with pytest.raises(DataFormatError, match="no images"):
-        rp.SampleSet([], "hsi")
-    with pytest.raises(DataFormatError, match="wavelengths for"):
-        rp.SampleSet([np.zeros((4, 4, 5))], "hsi", np.arange(4.0))
+    assert [c[:2] for c in calls] == [(1, 4), (2, 4), (3, 4), (4, 4)]  # 2 real + 2 synthetic
+    assert [c[2] for c in calls] == ["band quality, real"] * 2 + ["band quality, synthetic"] * 2
+    assert lines == ["per-band quality of 2 + 2 images"]
 
 
 def test_every_definition_is_documented():
     text = DOCS.read_text()
-    for key in rp.DEFINITIONS:
+    for key in DEFINITIONS:
         assert f"`{key}`" in text, f"docs/metrics.md does not define `{key}`"
 
 
@@ -135,8 +147,9 @@ def network():
 
 
 def test_generative_metrics_for_identical_sets(network, rng):
-    cubes = rp.SampleSet(_cubes(rng, n=4, size=24), "hsi", WL)
-    report = rp.evaluate_sets(cubes, cubes, inception=network, quality=False)
+    cubes = SampleSet(_cubes(rng, n=4, size=24), "hsi", WL)
+    options = EvaluationOptions(quality=False)
+    report = evaluate(cubes, cubes, options=options, inception=network).report
     metrics = report["metrics"]
     assert metrics["fid"]["value"] == pytest.approx(0, abs=1e-6)
     assert metrics["precision"]["value"] == 1.0 and metrics["recall"]["value"] == 1.0
