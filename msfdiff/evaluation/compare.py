@@ -37,7 +37,7 @@ class Evaluation:
 
     Attributes
     ----------
-    report : dict
+    summary : dict
         metrics.json without its ``plots`` entry: ``metrics`` (every number with ``better``
         and ``definition``), ``definitions``, ``notes``, the sets, the settings, and, as they
         apply, ``feature_network`` and ``per_band``.
@@ -46,16 +46,16 @@ class Evaluation:
         draws it into a PNG path.
     """
 
-    report: dict[str, Any]
+    summary: dict[str, Any]
     figures: dict[str, Figure]
 
     @property
     def metrics(self) -> dict[str, dict[str, Any]]:
-        return self.report["metrics"]
+        return self.summary["metrics"]
 
     @property
     def notes(self) -> list[str]:
-        return self.report["notes"]
+        return self.summary["notes"]
 
 
 def evaluate(
@@ -109,8 +109,8 @@ def evaluate(
 def _merge(
     real: SampleSet, synthetic: SampleSet, options: EvaluationOptions, found: list[Findings]
 ) -> Evaluation:
-    """One report from the families' findings, in the order they ran."""
-    report: dict[str, Any] = {
+    """One summary from the families' findings, in the order they ran."""
+    summary: dict[str, Any] = {
         "msfdiff_version": __version__,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "sets": {"real": real.describe(), "synthetic": synthetic.describe()},
@@ -120,12 +120,12 @@ def _merge(
         "notes": [note for f in found for note in f.notes],
     }
     for f in found:
-        report.update(f.sections)
+        summary.update(f.sections)
     figures = {name: draw for f in found for name, draw in f.figures.items()}
     histograms = {title: pair for f in found for title, pair in f.histograms.items()}
     if histograms:
         figures["histograms"] = partial(plots.plot_histograms, histograms)
-    return Evaluation(report, figures)
+    return Evaluation(summary, figures)
 
 
 def _image_count(real: SampleSet, synthetic: SampleSet, options: EvaluationOptions) -> int:

@@ -41,7 +41,7 @@ def write_evaluation(
     Returns
     -------
     dict
-        The report as written: the evaluation's, plus ``plots`` (figure name → path).
+        The summary as written: the evaluation's, plus ``plots`` (figure name → path).
     """
     check_outputs(json_path, plots_dir, force=force)
     drawn = {}
@@ -49,6 +49,6 @@ def write_evaluation(
         drawn = {
             name: str(draw(plot_path(plots_dir, name))) for name, draw in evaluation.figures.items()
         }
-    report = {**evaluation.report, "plots": drawn}
-    write_json(json_path, report)
-    return report
+    summary = {**evaluation.summary, "plots": drawn}
+    write_json(json_path, summary)
+    return summary

@@ -73,7 +73,9 @@ def test_hsi_report_without_network(tmp_path, rng):
 def test_identical_sets_score_zero_distance(rng):
     cubes = _cubes(rng)
     same = SampleSet(cubes, "hsi", WL)
-    report = evaluate(same, same, options=EvaluationOptions(generative=False, quality=False)).report
+    report = evaluate(
+        same, same, options=EvaluationOptions(generative=False, quality=False)
+    ).summary
     assert report["metrics"]["spectral_fd"]["value"] == pytest.approx(0, abs=1e-12)
     assert report["metrics"]["spectral_angle_w1"]["value"] == pytest.approx(0, abs=1e-9)
 
@@ -82,7 +84,7 @@ def test_wavelengths_are_shared_between_sets(rng):
     real = SampleSet(_cubes(rng), "hsi", None)
     synthetic = SampleSet(_cubes(rng), "hsi", WL)
     report = evaluate(real, synthetic, options=EvaluationOptions(generative=False, quality=False))
-    report = report.report
+    report = report.summary
     assert report["sets"]["real"]["wavelengths_nm"] == WL.tolist()
     assert any("real set stores no wavelengths" in note for note in report["notes"])
 
@@ -90,7 +92,7 @@ def test_wavelengths_are_shared_between_sets(rng):
 def test_photos_versus_hsis_skip_spectral_distances(rng):
     photos = SampleSet([rng.random((32, 32, 3)).astype(np.float32) for _ in range(2)], "rgb")
     cubes = SampleSet(_cubes(rng, n=2), "hsi", WL)
-    report = evaluate(photos, cubes, options=EvaluationOptions(generative=False)).report
+    report = evaluate(photos, cubes, options=EvaluationOptions(generative=False)).summary
     assert "spectral_fd" not in report["metrics"]
     assert report["per_band"]["real"]["positions"] == list(SRGB_DOMINANT_NM)
     assert len(report["per_band"]["synthetic"]["piqe"]["mean"]) == WL.size
@@ -107,7 +109,7 @@ def test_outputs_are_checked_before_computing_and_force_overwrites(tmp_path, rng
     result = evaluate(sets, sets, options=EvaluationOptions(generative=False, quality=False))
     written = write_evaluation(result, tmp_path / "m.json", plots, force=True)
     assert set(written["plots"]) == set(result.figures) == {"spectra", "histograms"}
-    assert "plots" not in result.report  # writing leaves the evaluation as it was
+    assert "plots" not in result.summary  # writing leaves the evaluation as it was
     assert json.loads((tmp_path / "m.json").read_text())["metrics"] == result.metrics
 
 
@@ -149,7 +151,7 @@ def network():
 def test_generative_metrics_for_identical_sets(network, rng):
     cubes = SampleSet(_cubes(rng, n=4, size=24), "hsi", WL)
     options = EvaluationOptions(quality=False)
-    report = evaluate(cubes, cubes, options=options, inception=network).report
+    report = evaluate(cubes, cubes, options=options, inception=network).summary
     metrics = report["metrics"]
     assert metrics["fid"]["value"] == pytest.approx(0, abs=1e-6)
     assert metrics["precision"]["value"] == 1.0 and metrics["recall"]["value"] == 1.0
