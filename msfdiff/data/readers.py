@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from msfdiff.data.cube import HyperCube, check_finite
-from msfdiff.data.formats import ENVI_SUFFIXES, HSI_SUFFIXES, SIDECAR_SUFFIX
+from msfdiff.data.formats import ENVI_SUFFIXES, HSI_SUFFIXES, PHOTO_SUFFIXES, SIDECAR_SUFFIX
 from msfdiff.data.wavelengths import parse_wavelengths
 from msfdiff.errors import DataFormatError, DataNotFoundError, MsfdiffError
 from msfdiff.layout import is_sample_side_file
@@ -60,6 +60,7 @@ _COLS_KEY = re.compile(r"n_?cols?", re.IGNORECASE)
 _MICRONS = {"um", "µm", "micrometers", "micrometer", "micrometres", "micrometre", "microns"}
 _NANOMETRES = {"nm", "nanometers", "nanometer", "nanometres", "nanometre"}
 _ROWS_PER_CHUNK = 256
+_BAND_NUMBER = re.compile(r"^(.*?)(\d+)$")
 
 
 @dataclass
@@ -75,6 +76,8 @@ class _Stored:
     image_shape: tuple[int, int] | None = None
     wavelength_candidates: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    good_bands: np.ndarray | None = None  # ENVI ``bbl``: False marks a bad band
+    ignore_value: float | None = None  # ENVI ``data ignore value``: no-data pixels
 
 
 @contextmanager
@@ -151,17 +154,24 @@ def read_hsi(
     path = Path(path)
     if not path.exists():
         raise DataNotFoundError(f"{path}: file not found")
+    if path.is_dir():
+        files = band_image_files(path)
+        if not files:
+            raise DataFormatError(
+                f"{path}: a folder, but not of band images (NAME_01.png, NAME_02.png, …)"
+            )
+        return read_band_images(files, wavelengths=wavelengths, scale=scale, source=str(path))
     if layout is not None and layout not in LAYOUTS:
         raise DataFormatError(f"{path}: unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     stored = _read_stored(path, key)
     if wavelengths is not None:
-        wl = parse_wavelengths(wavelengths)
+        wl = parse_wavelengths(wavelengths, ascending=False)
         wl_origin = "given"
     else:
         wl, wl_origin = stored.wavelengths, "from the file"
         sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
         if wl is None and sidecar.is_file():
-            wl, wl_origin = parse_wavelengths(sidecar), f"from {sidecar.name}"
+            wl, wl_origin = parse_wavelengths(sidecar, ascending=False), f"from {sidecar.name}"
     array, used_layout = _arrange(stored, path, layout=layout, n_wavelengths=_size(wl), shape=shape)
     n_bands = array.shape[2]
     if wl is None:
@@ -171,7 +181,10 @@ def read_hsi(
             f"{path}: {wl.size} wavelengths ({wl_origin}) for {n_bands} bands "
             f"(layout {used_layout})"
         )
+    array, wl = _usable_bands(array, wl, stored, path)
     data = _to_reflectance(array, path, scale if scale is not None else stored.scale)
+    if stored.ignore_value is not None:
+        data = _blank_no_data(data, array, stored.ignore_value, path)
     for start in range(0, data.shape[0], _ROWS_PER_CHUNK):  # row blocks: memmap-friendly
         check_finite(data[start : start + _ROWS_PER_CHUNK], str(path))
     meta = {"format": stored.fmt, "key": stored.key, "layout": used_layout, **stored.meta}
@@ -314,7 +327,18 @@ def _read_envi(path: Path, key: str | None) -> _Stored:
     centers = img.bands.centers
     wl = _to_nm(np.asarray(centers, dtype=np.float64), unit) if centers else None
     factor = float(img.scale_factor) if "reflectance scale factor" in img.metadata else None
-    return _Stored(array, "envi", wavelengths=wl, scale=factor, band_axis=2)
+    bbl = img.metadata.get("bbl")
+    good = np.asarray([float(b) != 0 for b in bbl]) if bbl else None
+    ignore = img.metadata.get("data ignore value")
+    return _Stored(
+        array,
+        "envi",
+        wavelengths=wl,
+        scale=factor,
+        band_axis=2,
+        good_bands=good,
+        ignore_value=float(ignore) if ignore is not None else None,
+    )
 
 
 def _read_mat(path: Path, key: str | None) -> _Stored:
@@ -534,6 +558,69 @@ def _matching_vector(stored: _Stored, n_bands: int) -> np.ndarray | None:
     return None
 
 
+def _usable_bands(
+    array: np.ndarray, wl: np.ndarray | None, stored: _Stored, path: Path
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Drop the bands the file marks bad and put the rest in wavelength order.
+
+    Real sensors' band tables are not always ascending (AVIRIS's spectrometers overlap:
+    675.6 nm is followed by 664.1 nm), and every later step (band selection, resampling,
+    plots) needs ascending band centres, so the bands are reordered with their centres.
+    """
+    import warnings
+
+    keep = np.arange(array.shape[2])
+    if stored.good_bands is not None and stored.good_bands.size == keep.size:
+        keep = keep[stored.good_bands]
+        if keep.size == 0:
+            raise DataFormatError(f"{path}: the header's bad-band list (bbl) marks every band bad")
+        if keep.size < array.shape[2]:
+            warnings.warn(
+                f"{path}: {array.shape[2] - keep.size} bands marked bad in the header (bbl) "
+                f"left out; {keep.size} remain",
+                stacklevel=3,
+            )
+    if wl is not None:
+        steps = np.diff(wl[keep])
+        if np.any(steps < 0):
+            i = int(np.argmax(steps < 0))
+            warnings.warn(
+                f"{path}: band table not ascending ({wl[keep][i]:g} nm is followed by "
+                f"{wl[keep][i + 1]:g} nm); bands reordered by wavelength",
+                stacklevel=3,
+            )
+            keep = keep[np.argsort(wl[keep], kind="stable")]
+        centres = wl[keep]
+        if np.any(np.diff(centres) == 0):
+            twice = float(centres[np.argmax(np.diff(centres) == 0)])
+            raise DataFormatError(f"{path}: two bands share the wavelength {twice:g} nm")
+        wl = centres
+    if keep.size == array.shape[2] and np.all(keep == np.arange(keep.size)):
+        return array, wl
+    return np.asarray(array[..., keep]), wl
+
+
+def _blank_no_data(data: np.ndarray, raw: np.ndarray, ignore: float, path: Path) -> np.ndarray:
+    """Set pixels holding the header's ``data ignore value`` (in any band) to 0, and say so."""
+    import warnings
+
+    bad = np.concatenate(  # row blocks: a memory-mapped scene is never loaded whole here
+        [
+            np.any(np.asarray(raw[r : r + _ROWS_PER_CHUNK]) == ignore, axis=2)
+            for r in range(0, raw.shape[0], _ROWS_PER_CHUNK)
+        ]
+    )
+    if not bad.any():
+        return data
+    warnings.warn(
+        f"{path}: {int(bad.sum())} pixels hold the no-data value {ignore:g} and are set to 0",
+        stacklevel=3,
+    )
+    data = np.array(data, dtype=np.float32)
+    data[bad] = 0.0
+    return data
+
+
 def _to_nm(values: np.ndarray, unit: str | None) -> np.ndarray:
     """Convert band centres to nm; without a known unit, values below 30 are taken as µm."""
     unit = (unit or "").strip().lower()
@@ -579,16 +666,45 @@ def hsi_files(folder: str | os.PathLike) -> list[Path]:
     )
 
 
+def band_image_files(folder: str | os.PathLike) -> list[Path]:
+    """The single-band images of one cube in ``folder``, in band order, or [] if none.
+
+    The common natural-scene layout (CAVE: ``scene_ms_01.png`` … ``scene_ms_31.png`` beside a
+    ``scene_RGB.bmp``): the largest group of at least three images whose names differ only in
+    a trailing band number.
+    """
+    groups: dict[str, list[tuple[int, Path]]] = {}
+    for path in Path(folder).iterdir():
+        match = _BAND_NUMBER.match(path.stem)
+        if match and path.suffix.lower() in PHOTO_SUFFIXES and not path.name.startswith("."):
+            groups.setdefault(match[1], []).append((int(match[2]), path))
+    best = max(groups.values(), key=len, default=[])
+    return [path for _, path in sorted(best)] if len(best) >= 3 else []
+
+
+def _band_image_folders(folder: Path) -> list[Path]:
+    """``folder`` and its sub-folders that hold band images, sorted."""
+    candidates = [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]
+    return [
+        p
+        for p in candidates
+        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        and band_image_files(p)
+    ]
+
+
 def expand_hsi_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders expand to the HSI files they hold (see :func:`hsi_files`)."""
+    """Files as given; folders expand to the HSI files they hold (see :func:`hsi_files`), or,
+    holding none, to the folders of band images below them (one cube per folder)."""
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = hsi_files(path)
+            found = hsi_files(path) or _band_image_folders(path)
             if not found:
                 raise DataNotFoundError(
-                    f"{path}: folder holds no HSI files ({', '.join(HSI_SUFFIXES)})"
+                    f"{path}: folder holds no HSI files ({', '.join(HSI_SUFFIXES)}) "
+                    "and no band images (NAME_01.png, NAME_02.png, …)"
                 )
             out += found
         else:

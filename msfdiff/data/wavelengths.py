@@ -51,8 +51,12 @@ def chikusei_msfdiff_wavelengths() -> np.ndarray:
     return np.array(_CHIKUSEI_BANDS_8_TO_66, dtype=np.float64)
 
 
-def parse_wavelengths(spec: str | os.PathLike | Sequence[float] | np.ndarray) -> np.ndarray:
-    """Turn a command-line wavelength spec into ascending band centres in nm.
+def parse_wavelengths(
+    spec: str | os.PathLike | Sequence[float] | np.ndarray, *, ascending: bool = True
+) -> np.ndarray:
+    """Turn a command-line wavelength spec into band centres in nm (ascending, unless
+    ``ascending=False``: a reader that reorders the bands with their centres takes a sensor's
+    own band table as it is).
 
     Parameters
     ----------
@@ -88,7 +92,7 @@ def parse_wavelengths(spec: str | os.PathLike | Sequence[float] | np.ndarray) ->
         raise DataFormatError(f"{where}: expected a non-empty list of wavelengths")
     if not np.all(np.isfinite(values)):
         raise DataFormatError(f"{where}: wavelengths contain NaN/Inf")
-    if values.size > 1 and not np.all(np.diff(values) > 0):
+    if ascending and values.size > 1 and not np.all(np.diff(values) > 0):
         raise DataFormatError(f"{where}: wavelengths must be strictly ascending")
     return values
 
