@@ -15,7 +15,7 @@ import scipy.io
 from PIL import Image
 
 from msfdiff.config import from_dict
-from msfdiff.errors import ConfigError
+from msfdiff.errors import ConfigError, DataNotFoundError
 from msfdiff.layout import RunLayout, sample_abundance_paths
 from msfdiff.pipeline.config import ExperimentConfig
 from msfdiff.pipeline.runner import Runner
@@ -94,6 +94,8 @@ def test_every_real_stage_runs_on_integer_data_with_scale(data, tmp_path):
     assert metrics["sets"]["synthetic"]["n_images"] == 2
     # both sets in reflectance (raw uint16 counts would put the distance near 1e6)
     assert metrics["metrics"]["spectral_fd"]["value"] < 1.0
+    # samples are compared with the maps the generator was trained on (the photo abundances)
+    assert 0.0 <= metrics["metrics"]["memorisation_rate"]["value"] <= 1.0
     assert layout.report.is_file()
     # a second run has nothing to do
     assert set(Runner(_experiment(data), run).run().values()) == {"skipped"}
@@ -116,3 +118,11 @@ def test_fingerprints_cover_how_the_data_is_read(data, tmp_path):
     for stage in ("unmix", "eval_unmix", "evaluate"):
         assert base.fingerprint(stage) != rescaled.fingerprint(stage), stage
     assert base.fingerprint("infer") != rescaled.fingerprint("infer")  # downstream of unmix
+
+
+def test_missing_evaluation_model_fails_before_any_stage(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("MSFDIFF_INCEPTION", str(tmp_path / "nowhere.pt"))
+    experiment = _experiment(data, evaluation={"fid": True, "quality": False})
+    with pytest.raises(DataNotFoundError, match="nowhere.pt: Inception network file not found"):
+        Runner(experiment, tmp_path / "run").run()
+    assert not (tmp_path / "run").exists()  # not even the run folder was made

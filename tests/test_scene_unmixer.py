@@ -85,6 +85,15 @@ def test_wrong_band_count_rejected(fitted):
         unmixer.transform(bad)
 
 
+def test_data_with_no_positive_signal_is_refused_before_training(tmp_path):
+    cube, _, _ = known_scene(size=16, k=3)
+    negative = cube.with_data(-cube.data)  # e.g. a sign flip, or a wrong key
+    unmixer = SceneUnmixer(3, overrides={"steps": 5})
+    with pytest.raises(DataFormatError, match="<synthetic scene>: 99% of the values are <= 0"):
+        unmixer.fit(negative, checkpoint_dir=tmp_path / "ckpt")
+    assert not (tmp_path / "ckpt").exists()  # nothing trained, nothing written
+
+
 def test_not_fitted():
     with pytest.raises(NotFittedError):
         SceneUnmixer(3).transform(np.zeros((4, 4, 3), np.float32))

@@ -44,7 +44,21 @@ def evaluate_command(
         None, "--real-abundances", help="Abundance dataset folder inferred from the real set."
     ),
     synthetic_abundances: Path | None = typer.Option(
-        None, "--synthetic-abundances", help="Abundance dataset folder of the synthetic set."
+        None,
+        "--synthetic-abundances",
+        help="Abundance dataset folder, or samples folder, of the synthetic set.",
+    ),
+    train_abundances: Path | None = typer.Option(
+        None,
+        "--train-abundances",
+        help="Abundance dataset the generator trained on (e.g. RUN/abundances): adds novelty "
+        "and the memorisation rate.",
+    ),
+    source_abundances: Path | None = typer.Option(
+        None,
+        "--source-abundances",
+        help="Source maps of variations (abundance dataset; sample i follows row i mod n). "
+        "Default: the dataset the samples folder's sampling.json names.",
     ),
     rendering: str = typer.Option(
         DEFAULTS.rendering,
@@ -71,11 +85,11 @@ def evaluate_command(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing report and plots."),
 ) -> None:
     """Score synthetic HSIs (or photos) against real ones: FID, KID, precision/recall, spectral
-    distances, per-band NIQE/PIQE/BRISQUE; definitions in docs/metrics.md."""
-    from msfdiff.data.abundances import load_abundance_dataset
+    distances, per-band NIQE/PIQE/BRISQUE, novelty; definitions in docs/metrics.md."""
     from msfdiff.data.wavelengths import parse_wavelengths
     from msfdiff.evaluation import evaluate, load_set
     from msfdiff.evaluation.output import check_outputs, write_evaluation
+    from msfdiff.evaluation.sets import abundance_maps, cycled_sources, recorded_sources
 
     check_outputs(json_out, plots, force=force)
     options = EvaluationOptions(
@@ -93,9 +107,15 @@ def evaluate_command(
     real_set = load_set(real, kind=real_kind, scale=real_scale, **common)
     synthetic_set = load_set(synthetic, kind=synthetic_kind, scale=synthetic_scale, **common)
     abundances = [
-        None if folder is None else list(load_abundance_dataset(folder).array[:max_images])
+        None if folder is None else list(abundance_maps(folder)[:max_images])
         for folder in (real_abundances, synthetic_abundances)
     ]
+    training = None if train_abundances is None else abundance_maps(train_abundances)
+    sources, note = None, None
+    if abundances[1] is not None and source_abundances is not None:
+        sources = cycled_sources(abundance_maps(source_abundances), len(abundances[1]))
+    elif abundances[1] is not None and training is not None:
+        sources, note = recorded_sources(synthetic_abundances, len(abundances[1]))
     console.print(
         f"real: {len(real_set.images)} {real_set.kind} images; "
         f"synthetic: {len(synthetic_set.images)} {synthetic_set.kind} images"
@@ -107,13 +127,18 @@ def evaluate_command(
             options=options,
             real_abundances=abundances[0],
             synthetic_abundances=abundances[1],
+            training_abundances=training,
+            source_abundances=sources,
             progress=bar,
             log=log,
         )
+    if note:
+        result.notes.append(f"{note} (pass --source-abundances)")
     write_evaluation(result, json_out, plots, force=force)
     for name, entry in result.metrics.items():
         arrow = "↓" if entry["better"] == "lower" else "↑"
-        console.print(f"  {name:24s} {entry['value']:.4g} {arrow}")
-    for note in result.notes:
-        console.print(f"  [dim]note: {note}[/]")
+        value = "—" if entry["value"] is None else f"{entry['value']:.4g}"
+        console.print(f"  {name:24s} {value} {arrow}")
+    for line in result.notes:
+        console.print(f"  [dim]note: {line}[/]")
     console.print(f"wrote {json_out}" + (f" and plots in {plots}" if plots else ""))

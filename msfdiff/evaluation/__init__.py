@@ -9,6 +9,8 @@
 - :mod:`~msfdiff.evaluation.inception`: the offline TF-Inception-v3 FID feature network and
   the RGB renderings of HSIs it sees;
 - :mod:`~msfdiff.evaluation.spectral`: HSI-native distances (spectra, angles, abundances);
+- :mod:`~msfdiff.evaluation.novelty`: each sample's distance to the nearest training map,
+  the real-to-real reference and the memorisation rate;
 - :mod:`~msfdiff.evaluation.no_reference`: NIQE, PIQE, BRISQUE of single bands;
 - :mod:`~msfdiff.evaluation.reconstruction`: full-reference RMSE, PSNR, SSIM, SAD, ERGAS;
 - :mod:`~msfdiff.evaluation.unmixing`: the unmixer's held-out check (paper Table 3) and its
@@ -33,6 +35,8 @@ _EXPORTS = {
     "write_evaluation": "msfdiff.evaluation.output",
     "SampleSet": "msfdiff.evaluation.sets",
     "load_set": "msfdiff.evaluation.sets",
+    "nearest_distances": "msfdiff.evaluation.novelty",
+    "novelty_summary": "msfdiff.evaluation.novelty",
     "match_endmembers": "msfdiff.evaluation.reconstruction",
     "reconstruction_metrics": "msfdiff.evaluation.reconstruction",
     "evaluate_unmixer": "msfdiff.evaluation.unmixing",

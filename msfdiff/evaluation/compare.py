@@ -8,7 +8,9 @@ returns. Which metrics apply depends on what the sets are:
   :func:`~msfdiff.evaluation.inception.render_rgb`);
 - both sets HSIs with the same bands: spectral Fréchet distance and spectral-angle distance;
 - per band (per channel for RGB photos): NIQE, PIQE, BRISQUE curves and their means;
-- abundances given for both sets: per-endmember histogram and power-spectrum distances.
+- abundances given for both sets: per-endmember histogram and power-spectrum distances;
+- synthetic and training abundances given: novelty (distance to the nearest training map)
+  and the memorisation rate.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from msfdiff._version import __version__
 from msfdiff.evaluation import families, plots
 from msfdiff.evaluation.metrics import DEFINITIONS, EvaluationOptions, Figure, Findings
+from msfdiff.evaluation.novelty import Maps
 from msfdiff.evaluation.sets import SampleSet, share_wavelengths
 from msfdiff.progress import Log, Progress, no_log, no_progress
 
@@ -65,6 +68,8 @@ def evaluate(
     options: EvaluationOptions = EvaluationOptions(),
     real_abundances: Sequence[np.ndarray] | None = None,
     synthetic_abundances: Sequence[np.ndarray] | None = None,
+    training_abundances: Maps | None = None,
+    source_abundances: Sequence[np.ndarray] | None = None,
     inception: InceptionFeatures | None = None,
     progress: Progress | None = None,
     log: Log = no_log,
@@ -78,6 +83,12 @@ def evaluate(
         Which families run, their parameters, and the seed.
     real_abundances, synthetic_abundances : sequence of ndarray of shape (H, W, n_endmembers)
         Abundances inferred from the real set and those sampled for the synthetic one.
+    training_abundances : sequence of ndarray, or ndarray of shape (n, H, W, n_endmembers)
+        The maps the generator trained on (a memory-mapped data set is read block by block):
+        novelty runs only with them. ``real_abundances`` never stands in for them, since the
+        real set may be held out, and a subset would make copies look new.
+    source_abundances : sequence of ndarray, optional
+        For variations: the source map of each synthetic map, in the same order.
     inception : InceptionFeatures, optional
         A loaded feature network (else located with ``find_inception_weights``).
         ~0.14 s per image on a 2-core CPU.
@@ -103,6 +114,14 @@ def evaluate(
         )
         found.append(families.quality_findings(real, synthetic, options, tick=tick))
     found.append(families.abundance_findings(real_abundances, synthetic_abundances, options))
+    if synthetic_abundances is not None and training_abundances is not None:
+        n, m = len(synthetic_abundances), len(training_abundances)
+        log(f"novelty of {n} synthetic maps against {m} training maps")
+    found.append(
+        families.novelty_findings(
+            synthetic_abundances, training_abundances, options, source_maps=source_abundances
+        )
+    )
     return _merge(real, synthetic, options, found)
 
 

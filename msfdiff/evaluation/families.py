@@ -3,7 +3,8 @@
 - :func:`generative_findings`: FID, KID, precision and recall on Inception features;
 - :func:`spectral_findings`: spectral Fréchet and angle distances (two HSI sets, same bands);
 - :func:`quality_findings`: per-band NIQE, PIQE, BRISQUE and their means;
-- :func:`abundance_findings`: per-endmember histogram, power-spectrum, edge and spread gaps.
+- :func:`abundance_findings`: per-endmember histogram, power-spectrum, edge and spread gaps;
+- :func:`novelty_findings`: distance to the nearest training map, memorisation rate.
 
 None of them writes anything: figures come back as functions that draw into a path.
 """
@@ -21,7 +22,7 @@ import numpy as np
 
 from msfdiff.data.bands import BandSelector, parse_band_selector
 from msfdiff.errors import DataFormatError, DataNotFoundError
-from msfdiff.evaluation import plots, spectral
+from msfdiff.evaluation import novelty, plots, spectral
 from msfdiff.evaluation.generative import (
     frechet_feature_distance,
     kernel_distance,
@@ -35,7 +36,7 @@ from msfdiff.evaluation.inception import (
     inception_features,
     renderings,
 )
-from msfdiff.evaluation.metrics import EvaluationOptions, Findings, metric
+from msfdiff.evaluation.metrics import NOVELTY_PLOT, EvaluationOptions, Findings, metric
 from msfdiff.evaluation.no_reference.models import load_brisque_model, load_niqe_model
 from msfdiff.evaluation.no_reference.per_band import per_band_quality
 from msfdiff.evaluation.sets import SampleSet, same_bands
@@ -296,3 +297,55 @@ def _plot_power_spectra(
     freqs, real_psd = spectral.radial_power_spectrum(real_maps, n_bins=n_bins)
     _, synth_psd = spectral.radial_power_spectrum(synthetic_maps, n_bins=n_bins)
     return plots.plot_power_spectra(freqs, real_psd, synth_psd, path)
+
+
+# ------------------------------------------------------------------------------- novelty
+
+
+def novelty_findings(
+    synthetic_maps: Sequence[np.ndarray] | None,
+    training_maps: novelty.Maps | None,
+    options: EvaluationOptions,
+    *,
+    source_maps: Sequence[np.ndarray] | None = None,
+) -> Findings:
+    """How far the samples are from the maps the generator trained on, against real scenes."""
+    found = Findings()
+    if synthetic_maps is None or training_maps is None:
+        found.notes.append(
+            "novelty skipped: it needs the synthetic abundances and the training abundances"
+        )
+        return found
+    summary = novelty.novelty_summary(
+        synthetic_maps, training_maps, sources=source_maps, seed=options.seed
+    )
+    nearest, reference = summary["nearest_training"], summary["real_to_real"]
+    found.metrics["novelty_nearest_train"] = metric(
+        "novelty_nearest_train",
+        summary["nearest_training_relative"],
+        median=nearest["median"],
+        real_to_real_median=reference["median"],
+    )
+    found.metrics["memorisation_rate"] = metric(
+        "memorisation_rate",
+        summary["memorisation_rate"],
+        memorised=len(summary["memorised"]),
+        threshold=summary["memorisation_threshold"],
+        expected_for_real=summary["memorisation_quantile"],
+    )
+    if "source" in summary:
+        found.metrics["novelty_source"] = metric(
+            "novelty_source", summary["source"]["relative"], median=summary["source"]["median"]
+        )
+    if summary["nearest_training_relative"] is None:
+        found.notes.append("novelty: training maps have duplicates, so no relative distance")
+    found.sections["novelty"] = summary
+    distances = summary["distances"]
+    found.figures[NOVELTY_PLOT] = partial(
+        plots.plot_novelty,
+        np.array(distances["real_to_real"]),
+        np.array(distances["nearest_training"]),
+        summary["memorisation_threshold"],
+        to_source=np.array(distances["source"]) if "source" in distances else None,
+    )
+    return found

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 DEFAULT_RENDERING = "camera:cie1931+srgb"
 
-PLOT_NAMES = ("band_quality", "spectra", "histograms", "abundance_power_spectra")
+NOVELTY_PLOT = "novelty"
+PLOT_NAMES = ("band_quality", "spectra", "histograms", "abundance_power_spectra", NOVELTY_PLOT)
 """The figures an evaluation may draw; each is written as ``<name>.png``."""
 
 DEFINITIONS = {
@@ -48,8 +49,21 @@ DEFINITIONS = {
     "abundance_composition_spread_gap": "|synthetic - real| spread of scene make-up: the std "
     "over maps of each endmember's mean abundance; low synthetic spread means every sample is "
     "the same mixed scene.",
+    "novelty_nearest_train": "Median distance from a sample to its nearest training map over the "
+    "median distance from a training map to its nearest other one (distance: L1 over "
+    "endmembers, mean over pixels, least over the 8 rotations/flips; a smaller map is placed "
+    "at its best offset in a larger one). 0: copies; about 1: as new as a real scene.",
+    "novelty_source": "Median distance from a variation to its own source map (pixel by pixel) "
+    "over the real-to-real median: how far the variation moved from the map it started from.",
+    "memorisation_rate": "Share of samples at most as far from a training map as the closest 5 % "
+    "of real maps are from their nearest other training map; fresh real maps score about 0.05.",
 }
-_BETTER = {"precision": "higher", "recall": "higher"}
+_BETTER = {
+    "precision": "higher",
+    "recall": "higher",
+    "novelty_nearest_train": "higher",
+    "novelty_source": "higher",
+}
 
 
 @dataclass(frozen=True)

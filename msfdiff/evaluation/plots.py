@@ -138,3 +138,39 @@ def plot_power_spectra(
         ax.set(title=f"endmember {j + 1}", xlabel="cycles/pixel", ylabel="power")
         ax.legend(frameon=False)
     return save_figure(fig, path)
+
+
+def plot_novelty(
+    real_to_real: np.ndarray,
+    nearest_training: np.ndarray,
+    threshold: float,
+    path: str | os.PathLike,
+    *,
+    to_source: np.ndarray | None = None,
+    bins: int = 40,
+) -> Path:
+    """Nearest-map distances: real to real against sample to training (and to source).
+
+    Samples left of the dashed memorisation threshold are closer to a training map than
+    95 % of real maps are to theirs.
+    """
+    curves = [
+        (real_to_real, REAL_COLOUR, "real → nearest other real"),
+        (nearest_training, SYNTHETIC_COLOUR, "sample → nearest training"),
+    ]
+    if to_source is not None:
+        curves.append((to_source, "tab:green", "sample → its source"))
+    edges = np.histogram_bin_edges(np.concatenate([c[0] for c in curves]), bins=bins)
+    fig, ax = subplots(figsize=(6.0, 3.5))
+    for values, colour, label in curves:
+        ax.hist(values, bins=edges, density=True, alpha=0.5, color=colour, label=label)
+    ax.axvline(
+        threshold, color="black", linestyle="--", linewidth=1, label="memorisation threshold"
+    )
+    ax.set(
+        xlabel="distance (L1 over endmembers, mean over pixels)",
+        ylabel="density",
+        title="Novelty: distance to the nearest map",
+    )
+    ax.legend(frameon=False)
+    return save_figure(fig, path)

@@ -9,6 +9,7 @@ as the commands that trained on them: HSIs via :func:`~msfdiff.data.readers.expa
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,7 @@ from msfdiff.data.formats import HSI_ONLY_SUFFIXES, PHOTO_ONLY_SUFFIXES
 from msfdiff.data.readers import expand_hsi_paths, hsi_files, read_hsi_many
 from msfdiff.data.rgb import list_photos, read_photo
 from msfdiff.errors import DataFormatError, DataNotFoundError
-from msfdiff.layout import sample_abundance_paths
+from msfdiff.layout import SAMPLING_MANIFEST, sample_abundance_paths
 
 SET_KINDS = ("auto", "hsi", "rgb")
 
@@ -191,3 +192,43 @@ def same_bands(a: SampleSet, b: SampleSet) -> bool:
     if a.wavelengths_nm is None or b.wavelengths_nm is None:
         return True
     return bool(np.allclose(a.wavelengths_nm, b.wavelengths_nm, atol=1e-3))
+
+
+def abundance_maps(folder: str | os.PathLike) -> list[np.ndarray] | np.ndarray:
+    """The maps of a samples folder (``*_abundance.npy``, index order) or of an abundance data
+    set (memory-mapped (n, H, W, k), so a large training set is read block by block)."""
+    from msfdiff.data.abundances import load_abundance_dataset
+
+    paths = sample_abundance_paths(folder)
+    if paths:
+        return [np.load(path) for path in paths]
+    return load_abundance_dataset(folder).array
+
+
+def cycled_sources(sources: Sequence[np.ndarray] | np.ndarray, n: int) -> list[np.ndarray]:
+    """The source map of each of ``n`` variations: sample ``i`` follows source ``i % m``, as
+    :class:`msfdiff.generator.Guidance` draws them."""
+    return [np.asarray(sources[i % len(sources)]) for i in range(n)]
+
+
+def recorded_sources(
+    samples_folder: str | os.PathLike, n: int
+) -> tuple[list[np.ndarray] | None, str | None]:
+    """The sources of the first ``n`` samples of a variations folder, from the abundance data
+    set its ``sampling.json`` names under ``like``. Else None, with a note when the samples
+    started from real maps (the manifest has the ``like_sha256`` of
+    :meth:`msfdiff.generator.Guidance.manifest`) that are not on file as a data set."""
+    from msfdiff.data.abundances import load_abundance_dataset
+
+    path = Path(samples_folder) / SAMPLING_MANIFEST
+    manifest = json.loads(path.read_text()) if path.is_file() else {}
+    like = manifest.get("like")
+    if like is None:
+        if "like_sha256" not in manifest:
+            return None, None  # plain samples
+        return None, f"distance to the source skipped: {path} names no source maps on file"
+    try:
+        sources = load_abundance_dataset(like).array
+    except (DataNotFoundError, DataFormatError) as err:
+        return None, f"distance to the source skipped: {err}"
+    return cycled_sources(sources, n), None

@@ -76,6 +76,9 @@ class Runner:
         """Run every stage (or rerun ``only``); returns stage → ran|resumed|skipped."""
         if only is not None and only not in self.stages:
             raise ConfigError(f"unknown stage {only!r}; stages are {', '.join(self.stages)}")
+        for name, stage in self.stages.items():
+            if only is None or name == only:
+                stage.requires(self.config)
         self.layout.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.layout.config, lambda p: p.write_text(experiment_to_yaml(self.config)))
         return {

@@ -45,6 +45,9 @@ class Stage:
     """What it writes: removed before the stage runs afresh."""
     run: Callable[[StageContext, bool], None]
     """``run(context, resume)``."""
+    requires: Callable[[ExperimentConfig], None] = lambda config: None
+    """Raises if something the stage will need is missing: checked before any stage runs,
+    so a missing model file fails in a second, not after an hour of training."""
 
 
 def file_fingerprint(paths) -> list:
@@ -188,18 +191,32 @@ def evaluate(context: StageContext, resume: bool) -> None:
     synthetic = load_set(
         [layout.samples], kind="hsi", wavelengths_nm=wavelengths, max_images=cfg.max_images
     )
-    real_maps = load_abundance_dataset(layout.abundances).array[: cfg.max_images]
+    training_maps = load_abundance_dataset(layout.abundances).array  # what the generator saw
     with context.bar("evaluating", "image") as bar:
         result = evaluate(
             real,
             synthetic,
             options=EvaluationOptions(generative=cfg.fid, quality=cfg.quality),
-            real_abundances=list(np.asarray(real_maps, dtype=np.float32)),
+            real_abundances=list(np.asarray(training_maps[: cfg.max_images], dtype=np.float32)),
+            training_abundances=training_maps,
             synthetic_abundances=[np.load(p) for p in sample_abundance_paths(layout.samples)],
             progress=bar,
             log=context.log,
         )
     write_evaluation(result, layout.metrics, layout.evaluation, force=True)
+
+
+def _evaluation_models(config: ExperimentConfig) -> None:
+    """The offline networks and models the evaluate stage loads, if it is to compute them."""
+    from msfdiff.evaluation.inception import find_inception_weights
+    from msfdiff.evaluation.no_reference.models import find_brisque_model, find_niqe_params
+
+    cfg = config.evaluation
+    if cfg.enabled and cfg.fid:
+        find_inception_weights()
+    if cfg.enabled and cfg.quality:
+        find_niqe_params()
+        find_brisque_model()
 
 
 def report(context: StageContext, resume: bool) -> None:
@@ -253,6 +270,7 @@ STAGES: tuple[Stage, ...] = (
         },
         lambda run: (run.evaluation,),
         evaluate,
+        _evaluation_models,
     ),
     Stage(
         "report",

@@ -39,6 +39,12 @@ FIGURE_CAPTIONS = (  # (file-name pattern, caption) for PNGs the stages write
         "Radially averaged spatial power spectra of each endmember's abundance maps, real "
         "(inferred) against synthetic: matching curves mean matching texture scales.",
     ),
+    (
+        "novelty.png",
+        "Distance from each real map to its nearest other real map (the reference) and from "
+        "each sample to its nearest training map (and to its source, for variations); samples "
+        "left of the dashed threshold count as memorised.",
+    ),
 )
 
 

@@ -18,6 +18,7 @@ import msfdiff.report.template as html
 from msfdiff.data.bands import BandSelector
 from msfdiff.data.cube import HyperCube
 from msfdiff.errors import MsfdiffError
+from msfdiff.evaluation.metrics import NOVELTY_PLOT
 from msfdiff.fusion import REGION_SIZE, plot_spectral_profiles
 from msfdiff.plotting import FALSE_COLOUR_NM, false_colour, plot_endmembers, plot_loss, save_image
 from msfdiff.report.captions import caption_for
@@ -35,6 +36,7 @@ THUMBNAIL_SIZE = 160
 ABUNDANCE_ROWS = 4  # rows per kind (inferred, synthetic) in the abundance comparison
 PROFILE_SAMPLES = 2  # synthetic HSIs shown with spectral profiles
 TABLE_ROWS = 50  # per-image rows shown before the rest is summarised
+NOVELTY_FIGURE = f"{NOVELTY_PLOT}.png"  # shown beside the novelty numbers, not among the rest
 _UNREADABLE = (
     MsfdiffError,
     OSError,
@@ -399,6 +401,65 @@ def _evaluation_metrics(ctx: Context) -> str:
     return "".join(parts)
 
 
+def _novelty(ctx: Context) -> str:
+    report = ctx.run.metrics()
+    if report is None:
+        return _missing(ctx, "evaluation")
+    novelty = report.get("novelty")
+    if not isinstance(novelty, dict):
+        where = ctx.run.relative(ctx.run.layout.metrics)
+        return html.note(
+            f"no novelty in {where}: evaluate with the training abundances (--train-abundances)"
+        )
+    memorised = len(novelty["memorised"])
+    rows = [
+        (
+            "samples against training maps",
+            f"{novelty['n_samples']} against {novelty['n_training']}",
+        ),
+        ("sample → nearest training map", _spread(novelty["nearest_training"])),
+        (
+            "real → nearest other real (reference)",
+            f"{_spread(novelty['real_to_real'])}, {novelty['n_reference_queries']} maps",
+        ),
+        (
+            "relative novelty (median / reference median)",
+            number(novelty["nearest_training_relative"]),
+        ),
+        (
+            "memorisation rate",
+            f"{novelty['memorisation_rate']:.1%}: {memorised} of {novelty['n_samples']} samples "
+            f"at or below {number(novelty['memorisation_threshold'])} (fresh real maps: "
+            f"{novelty['memorisation_quantile']:.0%})",
+        ),
+    ]
+    source = novelty.get("source")
+    if isinstance(source, dict):
+        rows.append(
+            ("sample → its source", f"{_spread(source)}, relative {number(source['relative'])}")
+        )
+    parts = [
+        html.table(("novelty", ""), rows),
+        html.caption(
+            "Distance between two abundance maps: the L1 norm over endmembers, mean over pixels, "
+            "least over rotations and flips (docs/metrics.md). The memorisation rate is the share "
+            "of samples at least as close to a training map as the closest 5 % of real maps are "
+            "to their nearest other one: fresh real scenes score about 5 %, copies 100 %."
+        ),
+    ]
+    figure = ctx.run.layout.evaluation / NOVELTY_FIGURE
+    if figure.is_file():
+        parts.append(html.figure(figure, caption_for(figure, "Novelty")))
+    return "".join(parts)
+
+
+def _spread(stats: dict) -> str:
+    """``median 0.29 (5–95 %: 0.08–0.41)`` of a distance distribution."""
+    return (
+        f"median {number(stats['median'])} (5–95 %: {number(stats['p05'])}–{number(stats['p95'])})"
+    )
+
+
 def _evaluation_figures(ctx: Context) -> str:
     pictures = ctx.run.pictures(ctx.run.layout.evaluation)
     if not pictures:
@@ -409,6 +470,7 @@ def _evaluation_figures(ctx: Context) -> str:
             caption_for(png, f"Figure from the evaluate stage ({ctx.run.relative(png)})"),
         )
         for png in pictures
+        if png.name != NOVELTY_FIGURE
     )
 
 
@@ -436,6 +498,7 @@ SECTIONS: tuple[tuple[str, str, tuple[tuple[str, Build], ...]], ...] = (
         (
             ("Unmixing reconstruction", _unmixing_metrics),
             ("Real against synthetic", _evaluation_metrics),
+            ("Novelty: distance to the training maps", _novelty),
         ),
     ),
     ("evaluation", "Evaluation figures", (("", _evaluation_figures),)),

@@ -206,6 +206,7 @@ class SceneUnmixer(BaseEstimator):
             h, w = cube.shape[:2]
             step = max(1, int(np.ceil(np.sqrt(h * w / per_cube))))
             sub = np.asarray(cube.data[::step, ::step], dtype=np.float32)
+            check_reflectance(sub, cube.source)
             rgbs.append(self._rgb_from_hsi(cube.with_data(sub)).reshape(-1, 3))
             spectra.append(sub.reshape(-1, cube.n_bands))
         rgb = np.concatenate(rgbs)
@@ -409,6 +410,17 @@ def load_unmixer(run_or_folder: str | os.PathLike) -> SceneUnmixer:
 def is_saved_unmixer(folder: str | os.PathLike) -> bool:
     """True where :meth:`SceneUnmixer.save` has completed (its state file is written last)."""
     return (Path(folder) / STATE_FILE).exists()
+
+
+def check_reflectance(pixels: np.ndarray, source: str) -> None:
+    """Refuse data with no positive signal before any training: a wrong ``scale``, key or
+    sign would otherwise train for minutes on something that is not reflectance."""
+    top = float(np.percentile(pixels, 99))
+    if top <= 0:
+        raise DataFormatError(
+            f"{source}: 99% of the values are <= 0 ({top:g}), so this is not reflectance; "
+            "check the file, its key and --scale"
+        )
 
 
 def check_all_used(usage: np.ndarray, *, reseeds: int = 0) -> None:

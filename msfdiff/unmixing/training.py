@@ -220,7 +220,8 @@ def _batch(
         r = int(torch.randint(0, h - size + 1, (1,), generator=generator))
         c = int(torch.randint(0, w - size + 1, (1,), generator=generator))
         rgb, hsi = crop(i, r, c, size)
-        pair = torch.cat([torch.from_numpy(rgb), torch.from_numpy(hsi)], dim=-1).permute(2, 0, 1)
+        # copies: a crop of a read-only memory map must not become a tensor that aliases it
+        pair = torch.cat([torch.tensor(rgb), torch.tensor(hsi)], dim=-1).permute(2, 0, 1)
         if config.augment:
             k, flip = torch.randint(0, 4, (2,), generator=generator).tolist()
             pair = torch.rot90(pair, k % 4, dims=(1, 2))

@@ -11,6 +11,8 @@ from PIL import Image
 from msfdiff.data.abundances import make_synthetic_abundances, write_abundance_dataset
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.writers import write_hsi
+from msfdiff.evaluation.novelty import novelty_summary
+from msfdiff.evaluation.plots import plot_novelty
 from msfdiff.fusion import fuse
 from msfdiff.layout import RunLayout, sample_abundance_path, sample_stem
 from msfdiff.plotting import plot_reconstruction, save_figure, subplots
@@ -137,7 +139,16 @@ def build_run(root: Path, photos_dir: Path) -> Path:
         np.save(sample_abundance_path(run.samples, i), synthetic[i])
 
     run.evaluation.mkdir()
-    run.metrics.write_text(json.dumps(EVALUATION))
+    novelty = novelty_summary(synthetic, inferred, sources=synthetic[::-1])
+    run.metrics.write_text(json.dumps({**EVALUATION, "novelty": novelty}))
+    distances = {key: np.array(value) for key, value in novelty["distances"].items()}
+    plot_novelty(
+        distances["real_to_real"],
+        distances["nearest_training"],
+        novelty["memorisation_threshold"],
+        run.evaluation / "novelty.png",
+        to_source=distances["source"],
+    )
     fig, ax = subplots(figsize=(3, 2))
     ax.plot([400, 500, 600], [0.1, 0.3, 0.2])
     save_figure(fig, run.evaluation / "spectra.png")

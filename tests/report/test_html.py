@@ -17,7 +17,7 @@ from msfdiff.layout import RunLayout
 from msfdiff.report import write_report
 from msfdiff.report.embed import MAX_EMBED_SIDE, data_uri
 from msfdiff.report.sections import evenly
-from msfdiff.report.text import duration, flatten_metrics
+from msfdiff.report.text import duration, flatten_metrics, number
 from tests.report.conftest import Figure, parse_report
 from tests.report.fake_run import EVALUATION, N_PHOTOS, SAMPLE_FORMATS
 
@@ -30,8 +30,8 @@ FIGURES = {
     "gallery": N_PHOTOS + len(SAMPLE_FORMATS),
     "spectra": 2,
     "training": 2,
-    "metrics": 1,  # the held-out reconstruction of the eval_unmix stage
-    "evaluation": 1,
+    "metrics": 2,  # the held-out reconstruction of the eval_unmix stage; novelty
+    "evaluation": 1,  # novelty.png is shown under Metrics, not again here
 }
 
 
@@ -77,6 +77,26 @@ def test_stage_table_and_metric_tables(full_report: Path) -> None:
     assert "Frechet distance of Inception features" in metrics  # definition looked up
     assert "by_band.niqe_real" in metrics
     assert "FID is biased below 50 images" in metrics  # notes
+
+
+def test_novelty_numbers_and_histogram(full_run: Path, full_report: Path, tmp_path: Path) -> None:
+    metrics = parse_report(full_report).sections["metrics"]
+    novelty = json.loads(RunLayout(full_run).metrics.read_text())["novelty"]
+    text = " ".join(metrics.text)
+    rate = f"{novelty['memorisation_rate']:.1%}: {len(novelty['memorised'])} of 3 samples"
+    assert rate in text and "(fresh real maps: 5%)" in text
+    reference = novelty["real_to_real"]
+    assert f"median {number(reference['median'])} (5–95 %: {number(reference['p05'])}" in text
+    assert number(novelty["nearest_training_relative"]) in text
+    assert f"relative {number(novelty['source']['relative'])}" in text
+    assert any("fresh real scenes score about 5 %" in c for c in metrics.captions)
+    assert metrics.figures[1].caption.endswith("(novelty.png)")
+    # an evaluation without the training maps: a note says how to get novelty
+    run = tmp_path / "run"
+    RunLayout(run).evaluation.mkdir(parents=True)
+    RunLayout(run).metrics.write_text(json.dumps(EVALUATION))
+    notes = parse_report(write_report(run)).sections["metrics"].notes
+    assert any("no novelty in evaluation/metrics.json" in note for note in notes)
 
 
 def test_stage_rows_in_the_order_the_stages_ran(tmp_path: Path) -> None:
