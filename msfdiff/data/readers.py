@@ -81,7 +81,7 @@ class _Stored:
 
 
 @contextmanager
-def _reading(path: Path, what: str) -> Iterator[None]:
+def _reading(path: Path, what: str, *also: type[BaseException]) -> Iterator[None]:
     """Turn library exceptions about unreadable bytes into one-line errors naming the file."""
     try:
         yield
@@ -98,6 +98,8 @@ def _reading(path: Path, what: str) -> Iterator[None]:
         zipfile.BadZipFile,
         zlib.error,
         struct.error,
+        TypeError,  # parsers meeting garbage where a type tag should be (scipy.io, numpy)
+        *also,
     ) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataFormatError(
@@ -347,13 +349,14 @@ def _read_mat(path: Path, key: str | None) -> _Stored:
     if h5py.is_hdf5(path):
         return _read_mat73(path, key)
     from scipy.io import loadmat, whosmat
+    from scipy.io.matlab import MatReadError
 
-    with _reading(path, "MATLAB"):
+    with _reading(path, "MATLAB", MatReadError):
         listing = whosmat(path)
     numeric = {name: shape for name, shape, cls in listing if cls in _MATLAB_NUMERIC}
     name = _pick_key(path, numeric, [n for n, _, _ in listing], key)
     extras = _side_keys(numeric)
-    with _reading(path, "MATLAB"):
+    with _reading(path, "MATLAB", MatReadError):
         contents = loadmat(path, variable_names=[name, *extras])
     return _with_side_arrays(path, "mat", name, contents[name], contents)
 
@@ -379,7 +382,8 @@ def _read_mat73(path: Path, key: str | None) -> _Stored:
 
 
 def _read_numpy(path: Path, key: str | None) -> _Stored:
-    with _reading(path, "NumPy"):
+    # a damaged .npy header reaches numpy's literal parser: SyntaxError, tokenize errors, …
+    with _reading(path, "NumPy", Exception):
         if path.suffix.lower() == ".npy":
             return _Stored(np.load(path, mmap_mode="r"), "npy")
         with np.load(path) as archive:
@@ -392,7 +396,8 @@ def _read_numpy(path: Path, key: str | None) -> _Stored:
 def _read_tiff(path: Path, key: str | None) -> _Stored:
     import tifffile
 
-    with _reading(path, "TIFF"), tifffile.TiffFile(path) as tif:
+    # tifffile meets damaged bytes with any exception type (ZeroDivisionError, IndexError, …)
+    with _reading(path, "TIFF", Exception), tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         axes = series.axes
         metadata = tif.shaped_metadata[0] if tif.shaped_metadata else {}
