@@ -8,6 +8,7 @@ checkpoint ends with the same weights as an uninterrupted one.
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def train_unmixer(
     if ckpt is not None:
         loaded = UnmixingAutoencoder.from_pretrained(ckpt / MODEL_FOLDER)
         model.load_state_dict(loaded.state_dict())
-        state = torch.load(ckpt / STATE_NAME, weights_only=False)
+        # weights_only: a checkpoint is data, never code; MultiStepLR keeps its milestones
+        # in a Counter, the one non-tensor type it needs
+        with torch.serialization.safe_globals([Counter]):
+            state = torch.load(ckpt / STATE_NAME, weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
