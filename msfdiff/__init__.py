@@ -33,10 +33,14 @@ _EXPORTS = {
     "Generator": "msfdiff.generator",
     "SamplingSettings": "msfdiff.generator",
     "load_generator": "msfdiff.generator",
+    "Guidance": "msfdiff.generator",
     "AbundanceDiffusion": "msfdiff.diffusion.generator",
+    "make_collages": "msfdiff.diffusion.collage",
+    "outpainting": "msfdiff.diffusion.guidance",
     # phase 3: fusion
     "fuse": "msfdiff.fusion",
     "generate_samples": "msfdiff.generate",
+    "load_sources": "msfdiff.generate",
     # evaluation, report, pipeline
     "evaluate": "msfdiff.evaluation.compare",
     "EvaluationOptions": "msfdiff.evaluation.metrics",

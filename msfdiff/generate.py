@@ -12,21 +12,27 @@ MSF-Diff); an ``"hsi"`` generator's cubes are written as they are. Output folder
 
 A sample whose last file exists is complete, so an interrupted run resumes where it stopped,
 and sample ``i`` is the same whatever the batch size (the generator seeds it by index).
+
+A guided generator may start from real maps (a :class:`~msfdiff.generator.Guidance`);
+:func:`load_sources` reads them from an abundance data set or infers them from photos.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from msfdiff._io import write_json
+from msfdiff.data.abundances import INDEX_NAME, load_abundance_dataset
 from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
 from msfdiff.fusion import completion_marker, fuse, write_sample
-from msfdiff.generator import Generator, SamplingSettings
+from msfdiff.generator import Generator, Guidance, SamplingSettings
 from msfdiff.layout import SAMPLING_MANIFEST
 from msfdiff.progress import Log, Progress, no_log, no_progress
 
@@ -41,6 +47,7 @@ def generate_samples(
     unmixer: SceneUnmixer | None = None,
     n: int,
     settings: SamplingSettings = SamplingSettings(),
+    guidance: Guidance | None = None,
     force: bool = False,
     progress: Progress | None = None,
     log: Log = no_log,
@@ -50,7 +57,9 @@ def generate_samples(
     ``unmixer`` (a fitted :class:`~msfdiff.unmixing.SceneUnmixer`, needed for abundances)
     gives the fusion its ``endmembers_`` (decoder bias folded in, exact on the simplex), the
     wavelengths and, with ``settings.noise``, its per-band residual ``noise_std_`` (the ε of
-    Eq. 5). Everything is checked before ``out`` is touched; ``progress`` hears of each sample.
+    Eq. 5). ``guidance`` starts sample ``i`` from source ``i % len(sources)`` (a guided
+    generator only); the manifest records its digest and strength. Everything is checked
+    before ``out`` is touched; ``progress`` hears of each sample.
     """
     out = Path(out)
     fused = generator.output_space == "abundances"
@@ -62,6 +71,7 @@ def generate_samples(
             f"the generator {generator.n_channels}"
         )
     options = {name: getattr(settings, name) for name in generator.options}
+    options |= generator.guidance_option(guidance)
     request = generator.check_request(class_name=settings.class_name, size=settings.size, **options)
     manifest = {
         "model_sha256": generator.fingerprint(),
@@ -73,6 +83,7 @@ def generate_samples(
         "classes": [] if settings.class_name is not None else generator.classes,
         "format": settings.format,
         "noise": settings.noise and fused,
+        **(guidance.manifest() if guidance is not None else {}),
     }
     _prepare_out(out, manifest, force=force)
     todo = [i for i in range(n) if force or not completion_marker(out, i, fused=fused).exists()]
@@ -106,6 +117,34 @@ def generate_samples(
             )
             report(done, len(todo), "")
     return out
+
+
+def load_sources(
+    path: str | os.PathLike,
+    *,
+    unmixer: SceneUnmixer | None = None,
+    size: int = 64,
+    log: Log = no_log,
+) -> tuple[np.ndarray, list[str | None]]:
+    """Abundance maps (m, H, W, k) and their scene labels to start guided samples from.
+
+    ``path`` is an abundance data set (``msfdiff unmix infer``'s folder), read as it is, or
+    photos (a folder, class sub-folders as labels, or one file), inferred at ``size`` by the
+    ``unmixer`` exactly as ``msfdiff unmix infer`` does (one brightness gain per collection).
+    """
+    from msfdiff.unmixing.workflow import infer_photo_abundances
+
+    path = Path(path)
+    if (path / INDEX_NAME).is_file():
+        dataset = load_abundance_dataset(path)
+        return np.asarray(dataset.array, dtype=np.float32), dataset.labels
+    if unmixer is None:
+        raise ConfigError(f"{path}: photos need the unmixer that turns them into abundances")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "sources"
+        infer_photo_abundances(unmixer, path, folder, size=size, n_previews=1, log=log)
+        dataset = load_abundance_dataset(folder)
+        return np.array(dataset.array, dtype=np.float32), dataset.labels
 
 
 def _unmixer_digest(unmixer: SceneUnmixer) -> str:

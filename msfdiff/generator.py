@@ -16,10 +16,14 @@ A generator outputs one of two spaces (:attr:`Generator.output_space`):
 To add one: subclass :class:`Generator`, set ``output_space`` (and ``options``, if ``sample``
 takes sampling options such as a sampler), implement the abstract methods. Nothing to
 register: ``save_pretrained`` records the class, ``load_generator`` imports it.
+
+A generator that can start from real maps (``guided = True``) also takes a :class:`Guidance`:
+variations of real maps (SDEdit), inpainting and outpainting, harmonised collages.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import os
@@ -27,6 +31,7 @@ import typing
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -37,10 +42,21 @@ from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError
 from msfdiff.progress import Log, Progress, no_log
 
 OutputSpace = Literal["abundances", "hsi"]
-Sampler = Literal["ddpm", "ddim", "dpmsolver++"]
-"""The samplers of generators that denoise step by step (DDPM ancestral, DDIM, DPM-Solver++)."""
+Sampler = Literal["ddpm", "ddim", "dpmsolver++", "dpmsolver++3m", "unipc"]
+"""The samplers of generators that denoise step by step: DDPM ancestral, DDIM, DPM-Solver++
+(2M), and the few-step multistep solvers DPM-Solver++ 3M and UniPC."""
 
 GENERATOR_FILE = "generator.json"
+
+VARIATION_STRENGTH = 0.1
+"""Default strength of variations (``msfdiff sample --like``): of those measured on the
+remote-sensing model, the largest whose maps kept edges above 0.8 of real (docs/diffusion.md)."""
+COLLAGE_STRENGTH = 0.3
+"""Default strength at which a collage's seams are regenerated (``--collage``)."""
+COLLAGE_CELLS = 4
+"""Default number of real maps a collage is cut from."""
+COLLAGE_BAND = 3
+"""Default width (px) each side of a collage's seams that is regenerated."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,93 @@ class SamplingSettings:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
 
 
+@dataclass(frozen=True, eq=False)
+class Guidance:
+    """Real abundance maps that samples start from instead of pure noise.
+
+    Sample ``i`` follows source ``i % len(sources)``, so ``n`` samples of ``m`` sources give
+    ``n / m`` different variations of each (its seed differs), and sample ``i`` still depends
+    on ``(seed, i)`` alone.
+
+    Parameters
+    ----------
+    sources : ndarray of shape (m, H, W, k)
+        Abundance maps (on the simplex), e.g. inferred from photos; samples have their size.
+    strength : float in [0, 1]
+        How much of each source the noise replaces before denoising: 0 returns the sources,
+        1 is plain sampling (the sources' content is ignored outside ``keep``). A generator
+        defines it on its own noise scale (MSF-Diff: ``1 - sqrt(alpha_bar_t)``, docs/diffusion.md).
+    keep : ndarray of shape (m, H, W) or (H, W), bool, optional
+        Pixels copied from the source unchanged (inpainting: generate the rest).
+    labels : sequence of str or None, optional
+        Scene class of each source; a class-conditional generator draws its variations in
+        that class unless a ``class_name`` is asked for.
+    resample : int
+        RePaint's resampling: each step is undone and redone this many extra times, so the
+        generated region agrees better with the kept one (costs ``1 + resample`` x the steps).
+    """
+
+    sources: np.ndarray
+    strength: float = 1.0
+    keep: np.ndarray | None = None
+    labels: Sequence[str | None] | None = None
+    resample: int = 0
+
+    def __post_init__(self) -> None:
+        from msfdiff.data.abundances import check_simplex
+
+        sources = np.ascontiguousarray(self.sources, dtype=np.float32)
+        if sources.ndim != 4 or len(sources) == 0:
+            raise DataFormatError(f"sources must be (m, H, W, k) maps, got shape {sources.shape}")
+        check_simplex(sources, "sources")
+        if not 0.0 <= self.strength <= 1.0:
+            raise ConfigError(f"strength must be in [0, 1], got {self.strength}")
+        if int(self.resample) != self.resample or self.resample < 0:
+            raise ConfigError(f"resample must be a whole number >= 0, got {self.resample}")
+        keep = self.keep
+        if keep is not None:
+            keep = np.asarray(keep)
+            if keep.dtype != bool or keep.shape not in (sources.shape[1:3], sources.shape[:3]):
+                raise DataFormatError(
+                    f"keep must be a bool mask of shape {sources.shape[1:3]} or "
+                    f"{sources.shape[:3]}, got {keep.dtype} {keep.shape}"
+                )
+            keep = np.ascontiguousarray(np.broadcast_to(keep, sources.shape[:3]))
+        labels = None if self.labels is None else tuple(self.labels)
+        if labels is not None and len(labels) != len(sources):
+            raise DataFormatError(f"{len(labels)} labels for {len(sources)} sources")
+        object.__setattr__(self, "sources", sources)
+        object.__setattr__(self, "keep", keep)
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "resample", int(self.resample))
+
+    def source_of(self, index: int) -> int:
+        """The source that sample ``index`` follows."""
+        return index % len(self.sources)
+
+    def label_of(self, index: int) -> str | None:
+        return None if self.labels is None else self.labels[self.source_of(index)]
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the sources, masks and labels: a samples folder never mixes two guides."""
+        digest = hashlib.sha256(self.sources.tobytes())
+        if self.keep is not None:
+            digest.update(np.packbits(self.keep).tobytes())
+        digest.update(json.dumps(self.labels).encode())
+        return digest.hexdigest()
+
+    def manifest(self) -> dict[str, Any]:
+        """What a sampling manifest records of the guide (compared when a folder resumes)."""
+        return {
+            "like_sha256": self.digest,
+            "like_shape": list(self.sources.shape),
+            "strength": self.strength,
+            "inpainting": self.keep is not None,
+            "resample": self.resample,
+        }
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """``fit`` stopped early on Ctrl-C after saving a checkpoint; ``fit(resume=True)`` goes on."""
 
@@ -97,6 +200,8 @@ class Generator(ABC):
     options: ClassVar[tuple[str, ...]] = ()
     """:class:`SamplingSettings` fields that :meth:`sample` takes as keywords, e.g.
     ``("sampler", "steps")``."""
+    guided: ClassVar[bool] = False
+    """Whether :meth:`sample` and :meth:`check_request` take ``guidance=`` (a :class:`Guidance`)."""
     wavelengths_nm: np.ndarray | None = None
     """Band centres of an ``"hsi"`` generator's cubes (abundances take the unmixer's)."""
 
@@ -157,7 +262,8 @@ class Generator(ABC):
         self, *, class_name: str | None = None, size: int | None = None, **options: Any
     ) -> dict[str, Any]:
         """Refuse a request it cannot draw, before any work; return its settings with the
-        defaults filled in (``size`` and the options), which a sampling manifest records."""
+        defaults filled in (``size`` and the options), which a sampling manifest records.
+        A guided generator also checks ``guidance`` here."""
         if class_name is not None and class_name not in self.classes:
             raise ConfigError(f"unknown class {class_name!r}; choose one of {self.classes}")
         return {"size": size, **options}
@@ -170,10 +276,11 @@ class Generator(ABC):
         class_name: str | None = None,
         size: int | None = None,
         batch_size: int = SamplingSettings.batch_size,
+        guidance: Guidance | None = None,
         **options: Any,
     ) -> np.ndarray:
         """Samples ``0 .. n-1`` as one array (n, H, W, channels); ``options`` (e.g. ``sampler``)
-        default to :class:`SamplingSettings`'."""
+        default to :class:`SamplingSettings`'. ``guidance`` starts them from real maps."""
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ConfigError(f"{type(self).__name__} takes no option(s) {unknown}")
@@ -182,6 +289,7 @@ class Generator(ABC):
         options = {
             name: options.get(name, getattr(SamplingSettings, name)) for name in self.options
         }
+        options |= self.guidance_option(guidance)
         self.check_request(class_name=class_name, size=size, **options)
         batches = [
             self.sample(
@@ -194,6 +302,14 @@ class Generator(ABC):
             for start in range(0, n, batch_size)
         ]
         return np.concatenate(batches, axis=0)
+
+    def guidance_option(self, guidance: Guidance | None) -> dict[str, Guidance]:
+        """``{"guidance": guidance}`` to pass on, ``{}`` without one; refuses it if not guided."""
+        if guidance is None:
+            return {}
+        if not self.guided:
+            raise ConfigError(f"{type(self).__name__} cannot start from real maps (no guidance)")
+        return {"guidance": guidance}
 
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
         """Write the generator into ``folder``; :func:`load_generator` reads it back."""

@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 
 from msfdiff.cli._common import ProgressBar, console, log
-from msfdiff.generator import SamplingSettings
+from msfdiff.generator import (
+    COLLAGE_BAND,
+    COLLAGE_CELLS,
+    COLLAGE_STRENGTH,
+    VARIATION_STRENGTH,
+    SamplingSettings,
+)
 
 DEFAULTS = SamplingSettings  # its class attributes are the defaults (no data import at startup)
 
@@ -85,10 +91,12 @@ def sample(
     n: int = typer.Option(..., "--n", min=1, help="Number of synthetic HSIs."),
     out: Path = typer.Option(..., "--out", help="Output folder (an interrupted run resumes)."),
     sampler: str = typer.Option(
-        DEFAULTS.sampler, help="dpmsolver++ (fast), ddim or ddpm (the paper's, all T steps)."
+        DEFAULTS.sampler,
+        help="dpmsolver++ (20 steps), unipc or dpmsolver++3m (8 steps), ddim (50) or ddpm "
+        "(the paper's, all T steps).",
     ),
     steps: int | None = typer.Option(
-        DEFAULTS.steps, help="Denoising steps (default: 20 dpmsolver++, 50 ddim, T for ddpm)."
+        DEFAULTS.steps, help="Denoising steps (default: the sampler's, above)."
     ),
     format: str = typer.Option(
         DEFAULTS.format, "--format", help="HSI file format: envi, npy, mat or tif."
@@ -111,14 +119,46 @@ def sample(
         "--noise/--no-noise",
         help="Add the unmixer's per-band residual noise (Eq. 5).",
     ),
+    like: Path | None = typer.Option(
+        None,
+        "--like",
+        help="Variations of these photos (a folder or file; RUN's unmixer infers their "
+        "abundances) or of an abundance data set folder: sample i starts from source i mod m.",
+    ),
+    collage: Path | None = typer.Option(
+        None,
+        "--collage",
+        help="Collages of these photos or abundance maps: regions of several maps, seams "
+        "regenerated at --strength.",
+    ),
+    strength: float | None = typer.Option(
+        None,
+        "--strength",
+        help=f"How much of each source the noise replaces, 0..1 (1 - sqrt(alpha_bar)); 1 is "
+        f"plain sampling. Default {VARIATION_STRENGTH} (--like), {COLLAGE_STRENGTH} "
+        "(--collage).",
+    ),
+    band: int = typer.Option(
+        COLLAGE_BAND, "--band", help="--collage: pixels each side of a seam to regenerate."
+    ),
+    cells: int = typer.Option(COLLAGE_CELLS, "--cells", help="--collage: regions per collage."),
     force: bool = typer.Option(False, "--force", help="Regenerate samples already in OUT."),
 ) -> None:
     """Draw samples from RUN's generator (abundances are fused with RUN's unmixer) into OUT."""
-    from msfdiff.generate import generate_samples
-    from msfdiff.generator import load_generator
+    from msfdiff.diffusion.collage import make_collages
+    from msfdiff.errors import ConfigError
+    from msfdiff.generate import generate_samples, load_sources
+    from msfdiff.generator import Guidance, load_generator
     from msfdiff.layout import RunLayout
     from msfdiff.unmixing import load_unmixer
 
+    source = like or collage
+    if like is not None and collage is not None:
+        raise ConfigError("--like and --collage exclude each other; give one")
+    if strength is not None and source is None:
+        raise ConfigError("--strength needs --like or --collage (without them S = 1)")
+    if strength is not None and not 0.0 <= strength <= 1.0:
+        raise ConfigError(f"--strength must be in [0, 1], got {strength}")
     layout = RunLayout(run)
     settings = SamplingSettings(
         sampler=sampler,
@@ -132,13 +172,35 @@ def sample(
     )
     generator = load_generator(layout.generator)
     fused = generator.output_space == "abundances"
+    unmixer = load_unmixer(layout.unmixing) if fused or source is not None else None
+    guidance = None
+    if source is not None:
+        options = {name: getattr(settings, name) for name in generator.options}
+        map_size = generator.check_request(size=size, **options)["size"]
+        maps, labels = load_sources(source, unmixer=unmixer, size=map_size, log=log)
+        if like is not None:
+            guidance = Guidance(
+                maps, VARIATION_STRENGTH if strength is None else strength, labels=labels
+            )
+        else:
+            guidance = make_collages(
+                maps,
+                n,
+                labels=labels,
+                size=size,
+                cells=cells,
+                band=band,
+                strength=COLLAGE_STRENGTH if strength is None else strength,
+                seed=seed,
+            )
     with ProgressBar("sampling", unit="sample") as bar:
         generate_samples(
             generator,
             out,
-            unmixer=load_unmixer(layout.unmixing) if fused else None,
+            unmixer=unmixer if fused else None,
             n=n,
             settings=settings,
+            guidance=guidance,
             force=force,
             progress=bar,
             log=log,

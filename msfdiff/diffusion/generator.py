@@ -33,12 +33,14 @@ from msfdiff.diffusion.config import (
 from msfdiff.diffusion.pipeline import AbundancePipeline, make_sampler
 from msfdiff.diffusion.training import CHECKPOINTS_DIR, DiffusionTrainer
 from msfdiff.errors import NotFittedError
-from msfdiff.generator import Generator, TrainingInterrupted
+from msfdiff.generator import Generator, Guidance, TrainingInterrupted
 from msfdiff.progress import Log, Progress, no_log, no_progress
 
 
 class AbundanceDiffusion(Generator):
-    """Abundance maps drawn by a U-Net denoiser with DDPM, DDIM or DPM-Solver++.
+    """Abundance maps drawn by a U-Net denoiser with DDPM, DDIM, DPM-Solver++ or UniPC, from
+    noise or from real maps (a :class:`~msfdiff.generator.Guidance`: variations, inpainting,
+    collages).
 
     Parameters
     ----------
@@ -54,10 +56,12 @@ class AbundanceDiffusion(Generator):
     >>> gen = AbundanceDiffusion("cpu").fit(dataset, "run/diffusion")  # doctest: +SKIP
     >>> maps = gen.generate(4, seed=0)   # (4, 64, 64, k), DPM-Solver++ with 20 steps
     >>> same = load_generator("run/diffusion").generate(4, seed=0)
+    >>> like = gen.generate(8, guidance=Guidance(maps, strength=0.3))  # doctest: +SKIP
     """
 
     output_space = "abundances"
     options = ("sampler", "steps")
+    guided = True
 
     def __init__(
         self,
@@ -164,15 +168,17 @@ class AbundanceDiffusion(Generator):
         size: int | None = None,
         sampler: str,
         steps: int | None,
+        guidance: Guidance | None = None,
     ) -> dict[str, Any]:
         pipe = self.pipeline
         pipe.class_index(class_name)
         scheduler = make_sampler(pipe.scheduler_config, sampler, steps)
-        return {
-            "sampler": sampler,
-            "steps": len(scheduler.timesteps),
-            "size": pipe.check_size(size),
-        }
+        if guidance is None:
+            size = pipe.check_size(size)
+        else:
+            height, width = pipe.check_guidance(guidance, size)
+            size = height if height == width else [height, width]
+        return {"sampler": sampler, "steps": len(scheduler.timesteps), "size": size}
 
     def sample(
         self,
@@ -183,6 +189,7 @@ class AbundanceDiffusion(Generator):
         size: int | None,
         sampler: str,
         steps: int | None,
+        guidance: Guidance | None = None,
     ) -> np.ndarray:
         indices = list(indices)
         [(_, maps)] = self.pipeline.generate(
@@ -193,6 +200,7 @@ class AbundanceDiffusion(Generator):
             batch_size=len(indices),
             class_name=class_name,
             size=size,
+            guidance=guidance,
         )
         return maps
 

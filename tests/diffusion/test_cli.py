@@ -12,8 +12,9 @@ import typer
 from typer.testing import CliRunner
 
 from msfdiff.cli.diffusion import register
+from msfdiff.data.abundances import load_abundance_dataset
 from msfdiff.diffusion.config import load_config
-from msfdiff.errors import ConfigError, OutputExistsError
+from msfdiff.errors import ConfigError, DataNotFoundError, OutputExistsError
 from msfdiff.fusion import fuse
 from msfdiff.generator import SamplingSettings, load_generator
 from tests.diffusion.tiny import SIZE, K, tiny_config
@@ -177,3 +178,92 @@ def test_sample_defaults_are_the_sampling_settings(cli, run, tmp_path):
     assert (settings["format"], settings["seed"]) == (defaults.format, defaults.seed) == ("envi", 0)
     assert (out / "sample_0000.hdr").is_file()
     assert settings["model_sha256"] == load_generator(run_dir / "diffusion").fingerprint()
+
+
+def one_line(result) -> str:
+    """The CLI prints a MsfdiffError as one line: its message must be one."""
+    message = str(result.exception)
+    assert "\n" not in message
+    return message
+
+
+def test_like_and_strength_refusals_are_one_line(cli, run, tmp_path, abundance_dir):
+    run_dir, _ = run
+    out = tmp_path / "refused"
+    args = ["sample", "--run", run_dir, "--out", out, "--n", 1]
+    result = cli(*args, "--strength", 0.5)
+    assert isinstance(result.exception, ConfigError)
+    assert one_line(result) == "--strength needs --like or --collage (without them S = 1)"
+    result = cli(*args, "--like", abundance_dir, "--strength", 1.5)
+    assert one_line(result) == "--strength must be in [0, 1], got 1.5"
+    result = cli(*args, "--like", abundance_dir, "--collage", abundance_dir)
+    assert "exclude each other" in one_line(result)
+    result = cli(*args, "--like", tmp_path / "nowhere")
+    assert isinstance(result.exception, DataNotFoundError) and "folder not found" in one_line(
+        result
+    )
+    result = cli(*args, "--like", abundance_dir, "--size", 2 * SIZE)
+    assert "--size 32 differs from the sources' 20x20 maps" in one_line(result)
+    assert not out.exists()
+
+
+def test_sample_like_an_abundance_dataset_resumes_only_alike(cli, run, tmp_path, abundance_dir):
+    run_dir, _ = run
+    out = tmp_path / "like"
+    args = ["sample", "--run", run_dir, "--out", out, "--like", abundance_dir, "--n", 3]
+    args += ["--sampler", "ddim", "--steps", 3, "--format", "npy", "--no-noise"]
+    result = cli(*args, "--strength", 0.2)
+    assert result.exit_code == 0, result.output
+    sources = np.asarray(load_abundance_dataset(abundance_dir).array, dtype=np.float32)
+    maps = np.stack([np.load(out / f"sample_{i:04d}_abundance.npy") for i in range(3)])
+    assert maps.shape == (3, 20, 20, K) and np.abs(maps.sum(-1) - 1).max() < 1e-5
+    distance = np.abs(maps[:, None] - sources[None]).mean(axis=(2, 3, 4))  # (sample, source)
+    assert distance.argmin(axis=1).tolist() == [0, 1, 2]  # each stays near its own source
+    settings = json.loads((out / "sampling.json").read_text())
+    assert settings["strength"] == 0.2 and settings["like_shape"] == [6, 20, 20, K]
+    assert settings["size"] == 20 and settings["inpainting"] is False
+    assert "3 of 3 samples already" in cli(*args, "--strength", 0.2).output
+    result = cli(*args, "--strength", 0.3)
+    assert isinstance(result.exception, OutputExistsError)
+    assert "other settings (strength)" in str(result.exception)
+
+
+def test_sample_like_photos_through_the_unmixer(cli, run, tmp_path):
+    from PIL import Image
+
+    run_dir, unmixer = run
+    photos = tmp_path / "photos"
+    for i, label in enumerate(["river", "river", "farmland"]):
+        (photos / label).mkdir(parents=True, exist_ok=True)
+        pixels = np.random.default_rng(i).integers(0, 256, (24, 24, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(photos / label / f"{i}.png")
+    unmixer.config_ = SimpleNamespace(n_endmembers=K)
+    unmixer.photo_gain = lambda images: 1.0
+    unmixer.transform = lambda rgb, gain: (rgb + 0.1) / (rgb + 0.1).sum(-1, keepdims=True)
+    out = tmp_path / "photo_like"
+    result = cli(
+        *["sample", "--run", run_dir, "--out", out, "--like", photos, "--n", 2],
+        *["--sampler", "ddim", "--steps", 2, "--format", "npy", "--strength", 0.1],
+    )
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "sampling.json").read_text())
+    assert settings["like_shape"] == [3, SIZE, SIZE, K] and settings["strength"] == 0.1
+    assert np.load(out / "sample_0001_abundance.npy").shape == (SIZE, SIZE, K)
+
+
+def test_sample_collages_keep_their_interiors(cli, run, tmp_path, abundance_dir):
+    run_dir, _ = run
+    out = tmp_path / "collage"
+    result = cli(
+        *["sample", "--run", run_dir, "--out", out, "--collage", abundance_dir, "--n", 2],
+        *["--sampler", "unipc", "--steps", 3, "--format", "npy", "--strength", 0.2],
+        *["--band", 1, "--cells", 3],
+    )
+    assert result.exit_code == 0, result.output
+    settings = json.loads((out / "sampling.json").read_text())
+    assert settings["inpainting"] is True and settings["strength"] == 0.2
+    sources = np.asarray(load_abundance_dataset(abundance_dir).array, dtype=np.float32)
+    collage = np.load(out / "sample_0000_abundance.npy")
+    # most pixels are kept: each equals that pixel of some real map
+    hits = np.all(np.isclose(sources, collage, atol=1e-6), axis=-1).any(axis=0)
+    assert 0.5 < hits.mean() < 1

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from msfdiff.data.abundances import make_synthetic_abundances
+from msfdiff.data.abundances import make_synthetic_abundances, write_abundance_dataset
 from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
 from msfdiff.fusion import fuse
-from msfdiff.generate import generate_samples
-from msfdiff.generator import Generator, SamplingSettings, load_generator
+from msfdiff.generate import generate_samples, load_sources
+from msfdiff.generator import Generator, Guidance, SamplingSettings, load_generator
 from msfdiff.layout import SAMPLING_MANIFEST, sample_abundance_path, sample_abundance_paths
 
 K, SIZE, BANDS = 3, 8, 5
@@ -166,3 +166,22 @@ def test_any_saved_generator_loads_without_registration(tmp_path):
     assert isinstance(loaded, FixedMaps) and loaded.fingerprint() == "fixed-7"
     spec = json.loads((tmp_path / "gen" / "generator.json").read_text())
     assert spec == {"class": f"{__name__}:FixedMaps", "output_space": "abundances"}
+
+
+def test_only_a_guided_generator_takes_guidance(tmp_path, unmixer):
+    guidance = Guidance(make_synthetic_abundances(2, SIZE, SIZE, K), 0.5)
+    with pytest.raises(ConfigError, match="FixedMaps cannot start from real maps"):
+        generate_samples(FixedMaps(), tmp_path / "out", unmixer=unmixer, n=1, guidance=guidance)
+    with pytest.raises(ConfigError, match="cannot start from real maps"):
+        FixedMaps().generate(1, guidance=guidance)
+    assert not (tmp_path / "out").exists()
+
+
+def test_load_sources_reads_an_abundance_dataset_as_it_is(tmp_path):
+    maps = make_synthetic_abundances(3, SIZE, SIZE, K, seed=2)
+    folder = write_abundance_dataset(tmp_path / "data", maps, labels=["a", None, "b"])
+    sources, labels = load_sources(folder)
+    np.testing.assert_array_equal(sources, maps)
+    assert labels == ["a", None, "b"]
+    with pytest.raises(ConfigError, match="photos need the unmixer"):
+        load_sources(tmp_path)

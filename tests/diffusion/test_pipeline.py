@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import typing
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    DPMSolverMultistepScheduler,
+    UniPCMultistepScheduler,
+)
 
 from msfdiff.diffusion.pipeline import (
+    DEFAULT_STEPS,
+    SCHEDULERS,
     AbundancePipeline,
     build_scheduler,
     build_unet,
     make_sampler,
 )
 from msfdiff.errors import ConfigError, DataNotFoundError
+from msfdiff.generator import Sampler
 from tests.diffusion.tiny import SIZE, K, tiny_config
 
 
@@ -53,6 +62,34 @@ def test_dpm_solver_clips_x0_like_ddpm(scheduler_config):
     assert float(dpm.config.sample_max_value) == pytest.approx(bound)
 
 
+def test_the_few_step_solvers(scheduler_config):
+    """Every Sampler name has a scheduler; the few-step ones clip x0 plainly, like the rest."""
+    assert set(SCHEDULERS) == set(typing.get_args(Sampler))
+    bound = scheduler_config["clip_sample_range"]
+    x0 = torch.linspace(-3 * bound, 3 * bound, 12).reshape(1, 3, 2, 2)
+    for sampler, cls, order in (
+        ("dpmsolver++3m", DPMSolverMultistepScheduler, 3),
+        ("unipc", UniPCMultistepScheduler, 2),
+    ):
+        scheduler = make_sampler(scheduler_config, sampler)
+        assert isinstance(scheduler, cls) and scheduler.config.solver_order == order
+        assert len(scheduler.timesteps) == DEFAULT_STEPS[sampler] <= 10
+        assert int(scheduler.timesteps[0]) == 1999  # from pure noise
+        assert torch.equal(scheduler._threshold_sample(x0), x0.clamp(-bound, bound))
+        assert torch.equal(scheduler.betas, make_sampler(scheduler_config, "ddpm").betas)
+
+
+@pytest.mark.parametrize("sampler", ["dpmsolver++3m", "unipc"])
+@pytest.mark.parametrize("steps", [5, 8, 10])
+def test_few_step_solvers_use_one_network_evaluation_per_step(pipe, sampler, steps):
+    calls = []
+    hook = pipe.unet.register_forward_hook(lambda *_: calls.append(1))
+    maps = pipe(2, sampler=sampler, steps=steps, seed=3, batch_size=2)
+    hook.remove()
+    assert len(calls) == 2 * steps  # batch-invariant: one call per sample and step
+    assert maps.min() >= 0 and np.abs(maps.sum(-1) - 1).max() < 1e-5
+
+
 def test_bad_sampler_requests(scheduler_config):
     with pytest.raises(ConfigError, match="unknown sampler 'euler'"):
         make_sampler(scheduler_config, "euler")
@@ -79,7 +116,7 @@ class ElementwiseDenoiser(torch.nn.Module):
         return SimpleNamespace(sample=torch.tanh(x) * self.gain)
 
 
-SAMPLERS = [("ddpm", 30), ("ddim", 10), ("dpmsolver++", 10)]
+SAMPLERS = [("ddpm", 30), ("ddim", 10), ("dpmsolver++", 10), ("dpmsolver++3m", 8), ("unipc", 5)]
 
 
 @pytest.mark.parametrize(("sampler", "steps"), SAMPLERS)
