@@ -77,10 +77,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         fail("aborted", code=130)
-    except Exception as exc:  # click usage errors carry their own exit codes
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # usage errors (click's, or the copy of click that typer >= 0.26 vendors) show
+        # themselves and carry their own exit code
+        if any(cls.__name__ == "ClickException" for cls in type(exc).__mro__):
             exc.show()
             sys.exit(exc.exit_code)
         if debug_enabled():
