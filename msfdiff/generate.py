@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from msfdiff._io import write_json
+from msfdiff._io import atomic_write, write_json
 from msfdiff.data.abundances import INDEX_NAME, load_abundance_dataset
 from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
 from msfdiff.fusion import completion_marker, fuse, write_sample
 from msfdiff.generator import Generator, Guidance, SamplingSettings
-from msfdiff.layout import SAMPLING_MANIFEST
+from msfdiff.layout import GUIDANCE_SOURCES, SAMPLING_MANIFEST
 from msfdiff.progress import Log, Progress, no_log, no_progress
 
 if TYPE_CHECKING:
@@ -86,6 +86,8 @@ def generate_samples(
         **(guidance.manifest() if guidance is not None else {}),
     }
     _prepare_out(out, manifest, force=force)
+    if guidance is not None:  # what distance-to-source is measured against, later
+        atomic_write(out / GUIDANCE_SOURCES, lambda p: np.save(p, guidance.sources))
     todo = [i for i in range(n) if force or not completion_marker(out, i, fused=fused).exists()]
     if len(todo) < n:
         log(f"{n - len(todo)} of {n} samples already in {out}; making the other {len(todo)}")

@@ -14,7 +14,8 @@ takes ``--run`` reads::
     RUN/report.html             everything above as pictures and tables
 
 Inside a samples folder sample ``i`` is ``sample_{i:04d}<suffix>``; its abundance map
-(``*_abundance.npy``) is written last, so its presence marks the sample complete. The formats
+(``*_abundance.npy``) is written last, so its presence marks the sample complete. Guided
+samples keep the maps they started from in ``guidance_sources.npy``. The formats
 inside the unmixer, abundance and generator folders belong to the code that writes them.
 """
 
@@ -29,6 +30,8 @@ ABUNDANCE_SUFFIX = "_abundance.npy"
 FALSE_COLOUR_SUFFIX = "_false_colour.png"
 PROFILES_SUFFIX = "_profiles.png"
 SAMPLING_MANIFEST = "sampling.json"
+GUIDANCE_SOURCES = "guidance_sources.npy"
+"""The maps guided samples started from (sample i: source i mod m), for distance-to-source."""
 
 
 def sample_stem(index: int) -> str:
@@ -48,7 +51,7 @@ def sample_abundance_paths(folder: str | os.PathLike) -> list[Path]:
 
 def is_sample_side_file(path: Path) -> bool:
     """True for the abundance maps written beside synthetic HSIs (not HSIs themselves)."""
-    return path.name.endswith(ABUNDANCE_SUFFIX)
+    return path.name.endswith(ABUNDANCE_SUFFIX) or path.name == GUIDANCE_SOURCES
 
 
 @dataclass(frozen=True)

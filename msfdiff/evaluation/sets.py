@@ -22,7 +22,7 @@ from msfdiff.data.formats import HSI_ONLY_SUFFIXES, PHOTO_ONLY_SUFFIXES
 from msfdiff.data.readers import expand_hsi_paths, hsi_files, read_hsi_many
 from msfdiff.data.rgb import list_photos, read_photo
 from msfdiff.errors import DataFormatError, DataNotFoundError
-from msfdiff.layout import SAMPLING_MANIFEST, sample_abundance_paths
+from msfdiff.layout import GUIDANCE_SOURCES, SAMPLING_MANIFEST, sample_abundance_paths
 
 SET_KINDS = ("auto", "hsi", "rgb")
 
@@ -214,12 +214,15 @@ def cycled_sources(sources: Sequence[np.ndarray] | np.ndarray, n: int) -> list[n
 def recorded_sources(
     samples_folder: str | os.PathLike, n: int
 ) -> tuple[list[np.ndarray] | None, str | None]:
-    """The sources of the first ``n`` samples of a variations folder, from the abundance data
-    set its ``sampling.json`` names under ``like``. Else None, with a note when the samples
-    started from real maps (the manifest has the ``like_sha256`` of
-    :meth:`msfdiff.generator.Guidance.manifest`) that are not on file as a data set."""
+    """The sources of the first ``n`` samples of a guided folder: the maps kept beside them
+    (``guidance_sources.npy``), or the abundance data set its ``sampling.json`` names under
+    ``like``. Else None, with a note when the samples started from real maps (the manifest
+    has the ``like_sha256`` of :meth:`msfdiff.generator.Guidance.manifest`) not on file."""
     from msfdiff.data.abundances import load_abundance_dataset
 
+    kept = Path(samples_folder) / GUIDANCE_SOURCES
+    if kept.is_file():
+        return cycled_sources(np.load(kept), n), None
     path = Path(samples_folder) / SAMPLING_MANIFEST
     manifest = json.loads(path.read_text()) if path.is_file() else {}
     like = manifest.get("like")

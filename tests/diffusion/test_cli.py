@@ -249,6 +249,18 @@ def test_sample_like_photos_through_the_unmixer(cli, run, tmp_path):
     settings = json.loads((out / "sampling.json").read_text())
     assert settings["like_shape"] == [3, SIZE, SIZE, K] and settings["strength"] == 0.1
     assert np.load(out / "sample_0001_abundance.npy").shape == (SIZE, SIZE, K)
+    # the photos' maps are kept beside the samples, so evaluation can measure distance to
+    # source without the photos, and no set loader takes them for an HSI
+    from msfdiff.data.readers import hsi_files
+    from msfdiff.evaluation.sets import recorded_sources
+
+    kept = np.load(out / "guidance_sources.npy")
+    assert kept.shape == (3, SIZE, SIZE, K)
+    sources, note = recorded_sources(out, 2)
+    assert note is None and all(
+        np.array_equal(a, b) for a, b in zip(sources, kept[:2], strict=True)
+    )
+    assert [p.name for p in hsi_files(out)] == ["sample_0000.npy", "sample_0001.npy"]
 
 
 def test_sample_collages_keep_their_interiors(cli, run, tmp_path, abundance_dir):
