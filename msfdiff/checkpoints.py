@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from msfdiff._io import atomic_dir
 
@@ -50,3 +55,30 @@ def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
 def checkpoint_step(path: str | os.PathLike) -> int:
     """The training step a checkpoint folder was written at."""
     return int(Path(path).name.removeprefix(_PREFIX))
+
+
+def derive_seed(*parts: int) -> int:
+    """A seed for one stream of draws, e.g. ``(seed, STREAM, step)``: trainers derive every
+    draw of a step from the step number, so resuming from a checkpoint needs no RNG state."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0])
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[threading.Event]:
+    """Turn the first Ctrl-C into a flag checked between steps; a second one interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -19,6 +19,7 @@ LAYERS = [
     ("unmixing", ["unmixing"]),
     ("generator", ["generator"]),
     ("diffusion", ["diffusion"]),
+    ("baselines", ["baselines"]),
     ("fusion", ["fusion", "generate"]),
     ("evaluation", ["evaluation"]),
     ("report", ["report"]),

@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from msfdiff._io import atomic_dir
+from msfdiff.data.maps import MapDataset
 from msfdiff.errors import DataFormatError, DataNotFoundError
 
 ARRAY_NAME = "abundances.npy"
@@ -150,7 +149,7 @@ class AbundanceDatasetWriter:
             self.abort()
 
 
-class AbundanceDataset(Dataset):
+class AbundanceDataset(MapDataset):
     """A memory-mapped abundance dataset; items are ``(tensor (k, H, W) float32, class index)``.
 
     The class index is the position of the row's label in :attr:`classes`, or -1 when unlabelled.
@@ -158,32 +157,8 @@ class AbundanceDataset(Dataset):
     """
 
     def __init__(self, folder: Path, array: np.ndarray, index: dict) -> None:
-        self.folder = folder
-        self.array = array
+        super().__init__(array, index["labels"], name=str(folder), check=False)
         self.files: list[str] = list(index["files"])
-        self.labels: list[str | None] = list(index["labels"])
-        self.classes: list[str] = list(index["classes"])
-        lookup = {name: i for i, name in enumerate(self.classes)}
-        self.class_indices = np.array([lookup.get(lab, -1) for lab in self.labels], dtype=np.int64)
-
-    @property
-    def k(self) -> int:
-        return int(self.array.shape[3])
-
-    @property
-    def height(self) -> int:
-        return int(self.array.shape[1])
-
-    @property
-    def width(self) -> int:
-        return int(self.array.shape[2])
-
-    def __len__(self) -> int:
-        return int(self.array.shape[0])
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        row = np.asarray(self.array[i], dtype=np.float32)
-        return torch.from_numpy(row.transpose(2, 0, 1).copy()), int(self.class_indices[i])
 
 
 def load_abundance_dataset(folder: str | os.PathLike, *, check_rows: int = 64) -> AbundanceDataset:

@@ -22,11 +22,8 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import signal
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,7 +37,13 @@ from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
 
 from msfdiff._io import atomic_dir, atomic_write
-from msfdiff.checkpoints import STATE_NAME, latest_checkpoint, save_checkpoint
+from msfdiff.checkpoints import (
+    STATE_NAME,
+    derive_seed,
+    latest_checkpoint,
+    save_checkpoint,
+    stop_on_interrupt,
+)
 from msfdiff.data.abundances import AbundanceDataset
 from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
 from msfdiff.diffusion.pipeline import SCHEDULER_DIR, UNET_DIR, build_scheduler, build_unet
@@ -108,35 +111,10 @@ def _mixed_precision(requested: str) -> str:
 # ----------------------------------------------------------------------------- randomness
 
 
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0])
-
-
 @lru_cache(maxsize=4)
 def _epoch_order(seed: int, n: int, epoch: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(_seed(seed, _STREAM_EPOCH, epoch))
+    generator = torch.Generator().manual_seed(derive_seed(seed, _STREAM_EPOCH, epoch))
     return torch.randperm(n, generator=generator)
-
-
-@contextmanager
-def _stop_on_interrupt() -> Iterator[threading.Event]:
-    """Turn the first Ctrl-C into a flag checked between steps; a second one interrupts at once."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 # ----------------------------------------------------------------------------- trainer
@@ -171,7 +149,7 @@ class DiffusionTrainer:
         )
         self.noise_scheduler = build_scheduler(config)
         if checkpoint is None:
-            torch.manual_seed(_seed(train.seed, _STREAM_INIT))
+            torch.manual_seed(derive_seed(train.seed, _STREAM_INIT))
             model = build_unet(config)
             state = {"step": 0, "elapsed_s": 0.0}
         else:
@@ -284,7 +262,7 @@ class DiffusionTrainer:
         train = self.config.training
         started = time.perf_counter() - self.elapsed
         losses: list[float] = []
-        with _stop_on_interrupt() as stop, open(self.out_dir / LOSS_CSV, "a", newline="") as log:
+        with stop_on_interrupt() as stop, open(self.out_dir / LOSS_CSV, "a", newline="") as log:
             writer = csv.writer(log)
             while self.step < train.max_steps:
                 loss = self._train_step()
@@ -335,7 +313,7 @@ class DiffusionTrainer:
 
     def _train_step(self) -> float:
         train = self.config.training
-        seed = _seed(train.seed, _STREAM_STEP, self.step, self.accelerator.process_index)
+        seed = derive_seed(train.seed, _STREAM_STEP, self.step, self.accelerator.process_index)
         torch.manual_seed(seed)  # dropout draws from the global (per-device) generators
         generator = torch.Generator().manual_seed(seed)
         abundances, labels = self._batch(generator)
