@@ -42,6 +42,7 @@ from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError
 from msfdiff.progress import Log, Progress, no_log
 
 OutputSpace = Literal["abundances", "hsi"]
+FitData = Literal["abundances", "cubes", "spectral_pairs"]
 Sampler = Literal["ddpm", "ddim", "dpmsolver++", "dpmsolver++3m", "unipc"]
 """The samplers of generators that denoise step by step: DDPM ancestral, DDIM, DPM-Solver++
 (2M), and the few-step multistep solvers DPM-Solver++ 3M and UniPC."""
@@ -204,6 +205,11 @@ class Generator(ABC):
     """Whether :meth:`sample` and :meth:`check_request` take ``guidance=`` (a :class:`Guidance`)."""
     wavelengths_nm: np.ndarray | None = None
     """Band centres of an ``"hsi"`` generator's cubes (abundances take the unmixer's)."""
+    fit_data: ClassVar[FitData] = "abundances"
+    """What :meth:`fit` learns from, so ``msfdiff compare`` can hand every row its data:
+    ``"abundances"`` an :class:`~msfdiff.data.abundances.AbundanceDataset` of the photos'
+    maps; ``"cubes"`` a :class:`~msfdiff.data.maps.MapDataset` of those maps fused into HSIs;
+    ``"spectral_pairs"`` real HSIs, their 3-channel inputs and the photos to convert (MST++)."""
 
     @property
     @abstractmethod
@@ -257,6 +263,11 @@ class Generator(ABC):
     @abstractmethod
     def from_pretrained(cls, folder: str | os.PathLike) -> Self:
         """Load a folder written by :meth:`save_pretrained` or :meth:`fit`."""
+
+    def facts(self) -> dict[str, int | None]:
+        """Size and budget for comparison tables: ``parameters`` and ``training_steps``
+        (None where they do not apply, e.g. a GMM has no training steps)."""
+        return {"parameters": None, "training_steps": None}
 
     def check_request(
         self, *, class_name: str | None = None, size: int | None = None, **options: Any

@@ -13,6 +13,15 @@ takes ``--run`` reads::
     RUN/evaluation/             metrics.json and plots
     RUN/report.html             everything above as pictures and tables
 
+A comparison directory (``msfdiff compare``, :class:`CompareLayout`) holds one run-like
+folder per unmixer variant and one folder per row::
+
+    CMP/config.yaml                 the comparison config as resolved
+    CMP/photos/{train,held_out}/    the photo collection split (held-out photos: the reference)
+    CMP/unmixers/<variant>/         a run directory (unmixing, eval, abundances) per unmixer
+    CMP/rows/<row>/                 row.json, generator/, samples/, evaluation/ (metrics.json)
+    CMP/compare.json, compare.md    the table; compare_figure.png the side-by-side figure
+
 Inside a samples folder sample ``i`` is ``sample_{i:04d}<suffix>``; its abundance map
 (``*_abundance.npy``) is written last, so its presence marks the sample complete. Guided
 samples keep the maps they started from in ``guidance_sources.npy``. The formats
@@ -113,6 +122,69 @@ class RunLayout:
     @property
     def metrics(self) -> Path:
         return self.evaluation / "metrics.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+
+@dataclass(frozen=True)
+class CompareLayout:
+    """Paths of one comparison directory (see the module docstring)."""
+
+    root: Path
+
+    def __init__(self, root: str | os.PathLike):
+        object.__setattr__(self, "root", Path(root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    def photos(self, part: str) -> Path:
+        """``part`` is ``train`` or ``held_out``."""
+        return self.root / "photos" / part
+
+    def unmixer_run(self, variant: str) -> RunLayout:
+        return RunLayout(self.root / "unmixers" / variant)
+
+    def reference_abundances(self, variant: str) -> Path:
+        """Abundances of the held-out photos under that unmixer: the real maps rows are scored against."""
+        return self.root / "unmixers" / variant / "held_out_abundances"
+
+    def row(self, slug: str) -> Path:
+        return self.root / "rows" / slug
+
+    def row_spec(self, slug: str) -> Path:
+        return self.row(slug) / "row.json"
+
+    def row_generator(self, slug: str) -> Path:
+        return self.row(slug) / "generator"
+
+    def row_samples(self, slug: str) -> Path:
+        return self.row(slug) / "samples"
+
+    def row_metrics(self, slug: str) -> Path:
+        return self.row(slug) / "evaluation" / "metrics.json"
+
+    def row_plots(self, slug: str) -> Path:
+        return self.row(slug) / "evaluation"
+
+    def row_result(self, slug: str) -> Path:
+        """The row's line of the table, written last: its presence marks the row finished."""
+        return self.row(slug) / "result.json"
+
+    @property
+    def table_json(self) -> Path:
+        return self.root / "compare.json"
+
+    @property
+    def table_md(self) -> Path:
+        return self.root / "compare.md"
+
+    @property
+    def figure(self) -> Path:
+        return self.root / "compare_figure.png"
 
     @property
     def report(self) -> Path:

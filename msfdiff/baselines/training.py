@@ -289,6 +289,10 @@ class TorchGenerator(Generator):
             module.eval()
         return generator
 
+    def facts(self) -> dict[str, int | None]:
+        params = sum(p.numel() for m in self.modules.values() for p in m.parameters())
+        return {"parameters": params, "training_steps": self.config.max_steps}
+
     def fingerprint(self) -> str:
         """SHA-256 of the config, the data facts and every weight."""
         digest = hashlib.sha256(json.dumps(self._spec(), sort_keys=True).encode())

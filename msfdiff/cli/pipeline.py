@@ -17,6 +17,7 @@ def _bar(description: str, unit: str) -> ProgressBar:
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("demo")(demo)
+    app.command("compare")(compare)
 
 
 def run(
@@ -55,3 +56,23 @@ def demo(
     experiment = demo_experiment(out, data=data, log=log)
     Runner(experiment, out, log=log, bar=_bar).run(only=stage)
     console.print(f"done: open {RunLayout(out).report}")
+
+
+def compare(
+    config: Path = typer.Argument(..., help="Comparison YAML (see configs/compare_*.yaml)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Comparison directory (default: runs/<name>)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Start afresh where the directory holds a different comparison."
+    ),
+) -> None:
+    """Baselines and ablations side by side (paper Tables 4-5): train or reuse each row,
+    sample, score, and write compare.md, compare.json and compare_figure.png."""
+    from msfdiff.pipeline.compare import load_compare, run_comparison
+
+    comparison, _ = load_compare(config)
+    folder = out or Path("runs") / comparison.name
+    table = run_comparison(config, folder, force=force, log=log, bar=_bar)
+    console.print(table.read_text())
+    console.print(f"comparison directory: {folder}")

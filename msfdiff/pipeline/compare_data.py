@@ -1,0 +1,198 @@
+"""What a comparison hands each row to learn from, and how every row is scored alike.
+
+Training data by :attr:`~msfdiff.generator.Generator.fit_data`: the training photos'
+abundance maps; the same maps fused with the endmembers (and the unmixer's noise) into
+HSIs, so cube- and latent-space diffusion see exactly the information abundance diffusion
+sees; or real HSIs with their 3-channel inputs plus the training photos (MST++).
+
+Scoring: a row's HSIs against real HSI crops (spectral metrics) and, rendered to RGB,
+against the held-out photos (FID, KID, precision, recall); its abundance maps against the
+held-out photos' maps (histograms, power spectra, edge coherence, composition spread) and
+the training maps (novelty). Rows that output HSIs get their maps by fully constrained
+least squares on the same endmembers, so every row is measured in the same space.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from msfdiff.errors import DataFormatError
+from msfdiff.layout import RunLayout, sample_abundance_paths
+
+if TYPE_CHECKING:
+    from msfdiff.evaluation.sets import SampleSet
+    from msfdiff.generator import Generator
+    from msfdiff.pipeline.compare import Comparison, RowConfig
+    from msfdiff.pipeline.config import ExperimentConfig
+    from msfdiff.unmixing import SceneUnmixer
+
+
+def training_data(kind: str, unmixer_run: Path, unmixer: SceneUnmixer, comparison: Comparison):
+    """The data set a generator of ``fit_data`` kind trains on (see the module docstring)."""
+    from msfdiff.data.abundances import load_abundance_dataset
+
+    abundances = load_abundance_dataset(RunLayout(unmixer_run).abundances)
+    if kind == "abundances":
+        return abundances
+    if kind == "cubes":
+        return fused_cubes(abundances, unmixer, seed=comparison.config.seed)
+    if kind == "spectral_pairs":
+        return spectral_pairs(comparison.experiment, unmixer, comparison.layout.photos("train"))
+    raise DataFormatError(f"unknown fit_data {kind!r}")
+
+
+def fused_cubes(abundances, unmixer: SceneUnmixer, *, seed: int):
+    """Every training map fused into an HSI, as the abundance rows' samples are fused."""
+    from msfdiff.data.maps import MapDataset
+    from msfdiff.fusion import fuse
+
+    endmembers = np.asarray(unmixer.endmembers_)
+    cubes = np.empty((*abundances.array.shape[:3], endmembers.shape[1]), dtype=np.float32)
+    for i in range(len(abundances)):
+        rng = np.random.default_rng([seed, i])
+        maps = np.asarray(abundances.array[i], dtype=np.float32)
+        cubes[i] = fuse(endmembers, maps, noise_std=unmixer.noise_std_, rng=rng)
+    return MapDataset(
+        cubes, abundances.labels, name="fused training maps", wavelengths_nm=unmixer.wavelengths_
+    )
+
+
+def _training_cubes(experiment: ExperimentConfig, paths) -> list:
+    from msfdiff.data.readers import read_hsi_collection
+
+    d = experiment.data
+    return read_hsi_collection(paths, key=d.key, wavelengths=d.wavelengths, scale=d.scale)
+
+
+def spectral_pairs(experiment: ExperimentConfig, unmixer: SceneUnmixer, photo_folder: Path):
+    """Real training HSIs (cut to their common size), their 3-channel inputs, and the
+    training photos in the same 3-channel space (one brightness gain for the collection)."""
+    from msfdiff.baselines.mstpp import SpectralPairs
+    from msfdiff.data.rgb import list_photos, read_photo
+
+    cubes = _training_cubes(experiment, experiment.data.hsi)
+    h = min(c.data.shape[0] for c in cubes)
+    w = min(c.data.shape[1] for c in cubes)
+    targets = np.stack([np.asarray(c.data[:h, :w], dtype=np.float32) for c in cubes])
+    inputs = np.stack([unmixer.rgb_from_hsi(c)[:h, :w] for c in cubes]).astype(np.float32)
+    size, crop = experiment.inference.size, experiment.inference.crop
+    photos = list_photos(photo_folder)
+    images = np.stack([read_photo(p.path, size=size, crop=crop) for p in photos])
+    gain = unmixer.photo_gain(list(images[:: max(1, len(images) // 64)]))
+    return SpectralPairs(
+        inputs=inputs,
+        targets=targets,
+        photos=unmixer.rgb_from_photo(images, gain=gain).astype(np.float32),
+        wavelengths_nm=np.asarray(unmixer.wavelengths_),
+        photo_labels=tuple(p.label for p in photos),
+    )
+
+
+def real_hsi_crops(experiment: ExperimentConfig, *, size: int, n: int, seed: int) -> SampleSet:
+    """Up to ``n`` non-overlapping ``size``² tiles (a seeded choice) of the experiment's HSIs."""
+    from msfdiff.evaluation.sets import SampleSet
+
+    d = experiment.data
+    cubes = _training_cubes(experiment, [*d.hsi, *d.eval_hsi])
+    tiles = [
+        (i, r, c)
+        for i, cube in enumerate(cubes)
+        for r in range(0, cube.data.shape[0] - size + 1, size)
+        for c in range(0, cube.data.shape[1] - size + 1, size)
+    ]
+    if len(tiles) < 2:
+        raise DataFormatError(
+            f"{cubes[0].source}: the HSIs hold {len(tiles)} tile(s) of {size}x{size}; "
+            "the spectral reference needs at least 2"
+        )
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(tiles), size=min(n, len(tiles)), replace=False))
+    images = [
+        np.asarray(cubes[i].data[r : r + size, c : c + size], dtype=np.float32)
+        for i, r, c in (tiles[j] for j in chosen)
+    ]
+    name = f"real HSI crops ({len(images)} of {size}x{size})"
+    return SampleSet(images, "hsi", cubes[0].wavelengths_nm, name)
+
+
+def sample_maps(
+    generator: Generator, samples: Path, synthetic: SampleSet, unmixer: SceneUnmixer
+) -> list[np.ndarray]:
+    """A row's abundance maps: its own, or FCLS of its HSIs on the unmixer's endmembers."""
+    from msfdiff.unmixing.endmembers import fcls
+
+    if generator.output_space == "abundances":
+        return [np.load(p) for p in sample_abundance_paths(samples)]
+    endmembers = np.asarray(unmixer.endmembers_, dtype=np.float64)
+    return [
+        fcls(endmembers, cube.reshape(-1, cube.shape[-1])).reshape(*cube.shape[:2], -1)
+        for cube in synthetic.images
+    ]
+
+
+def score_row(
+    comparison: Comparison,
+    row: RowConfig,
+    generator: Generator,
+    unmixer: SceneUnmixer,
+    unmixer_run: Path,
+    samples: Path,
+) -> dict[str, Any]:
+    """Every metric of one row, as plain numbers (see the module docstring)."""
+    from msfdiff.data.abundances import load_abundance_dataset
+    from msfdiff.evaluation import EvaluationOptions, evaluate, load_set, write_evaluation
+
+    layout, config = comparison.layout, comparison.config
+    variant = comparison.unmixer_variant(row)
+    synthetic = load_set([samples], kind="hsi", wavelengths_nm=unmixer.wavelengths_)
+    held_out = load_abundance_dataset(layout.reference_abundances(variant)).array
+    training = load_abundance_dataset(RunLayout(unmixer_run).abundances).array
+    maps = sample_maps(generator, samples, synthetic, unmixer)
+    with comparison.bar(f"{row.name}: scoring", "image") as bar:
+        spectral = evaluate(
+            comparison.reference_hsi(),
+            synthetic,
+            options=EvaluationOptions(generative=False, quality=False, seed=config.seed),
+            real_abundances=list(np.asarray(held_out, dtype=np.float32)),
+            synthetic_abundances=maps,
+            training_abundances=training,
+            progress=bar,
+            log=comparison.log,
+        )
+    write_evaluation(spectral, layout.row_metrics(row.slug), layout.row_plots(row.slug), force=True)
+    found = {name: entry for name, entry in spectral.metrics.items()}
+    sets = {
+        "real_hsi": spectral.summary["sets"]["real"]["n_images"],
+        "held_out_photos": len(held_out),
+    }
+    if config.fid:
+        photos = load_set(
+            [layout.photos("held_out")], kind="rgb", photo_size=comparison.experiment.inference.size
+        )
+        with comparison.bar(f"{row.name}: FID", "image") as bar:
+            generative = evaluate(
+                photos,
+                synthetic,
+                options=EvaluationOptions(quality=False, seed=config.seed),
+                progress=bar,
+                log=comparison.log,
+            )
+        path = layout.row_plots(row.slug) / "vs_held_out_photos.json"
+        write_evaluation(generative, path, None, force=True)
+        found |= {k: v for k, v in generative.metrics.items() if k in _GENERATIVE}
+    return {"sets": sets, **{name: _plain(entry) for name, entry in found.items()}}
+
+
+_GENERATIVE = ("fid", "kid", "precision", "recall")
+
+
+def _plain(entry: dict[str, Any]) -> dict[str, Any]:
+    """A metrics.json entry without its long definition text and per-item lists."""
+    return {
+        k: v
+        for k, v in entry.items()
+        if k not in ("definition", "per_endmember", "distances") and not isinstance(v, list)
+    }
