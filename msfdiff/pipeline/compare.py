@@ -183,7 +183,7 @@ class Comparison:
             results.append(self._run_row(row))
         from msfdiff.pipeline.compare_output import write_outputs
 
-        write_outputs(self.layout, self.config, results, self.reference_hsi(), self.log)
+        write_outputs(self.layout, to_dict(self.config), results, self.reference_hsi(), self.log)
         return results
 
     # -- inputs shared by rows -------------------------------------------------------
@@ -317,9 +317,7 @@ class Comparison:
                 log=self.log,
             )
         seconds = time.perf_counter() - started
-        from msfdiff.pipeline.compare_data import score_row
-
-        metrics = score_row(self, row, generator, unmixer, unmixer_run, samples)
+        metrics = self._score(row, generator, unmixer, unmixer_run, samples)
         result = {
             "name": row.name,
             "slug": row.slug,
@@ -338,6 +336,49 @@ class Comparison:
         self.log(f"[{row.name}] done")
         return result
 
+    def _score(
+        self, row: RowConfig, generator: Generator, unmixer: Any, unmixer_run: Path, samples: Path
+    ) -> dict[str, Any]:
+        """Every metric of one row as plain numbers (see the docstring of compare_data)."""
+        from msfdiff.data.abundances import load_abundance_dataset
+        from msfdiff.evaluation import EvaluationOptions, evaluate, load_set, write_evaluation
+        from msfdiff.layout import RunLayout
+        from msfdiff.pipeline.compare_data import sample_maps
+
+        layout, config = self.layout, self.config
+        synthetic = load_set([samples], kind="hsi", wavelengths_nm=unmixer.wavelengths_)
+        held_out = load_abundance_dataset(layout.reference_abundances(self.unmixer_variant(row)))
+        training = load_abundance_dataset(RunLayout(unmixer_run).abundances).array
+        with self.bar(f"{row.name}: scoring", "image") as bar:
+            spectral = evaluate(
+                self.reference_hsi(),
+                synthetic,
+                options=EvaluationOptions(generative=False, quality=False, seed=config.seed),
+                real_abundances=list(np.asarray(held_out.array, dtype=np.float32)),
+                synthetic_abundances=sample_maps(generator, samples, synthetic, unmixer),
+                training_abundances=training,
+                progress=bar,
+                log=self.log,
+            )
+        plots = layout.row_plots(row.slug)
+        write_evaluation(spectral, layout.row_metrics(row.slug), plots, force=True)
+        found = dict(spectral.metrics)
+        sets = {"real_hsi": len(self.reference_hsi().images), "held_out_photos": len(held_out)}
+        if config.fid:
+            size = self.experiment.inference.size
+            photos = load_set([layout.photos("held_out")], kind="rgb", photo_size=size)
+            with self.bar(f"{row.name}: FID", "image") as bar:
+                generative = evaluate(
+                    photos,
+                    synthetic,
+                    options=EvaluationOptions(quality=False, seed=config.seed),
+                    progress=bar,
+                    log=self.log,
+                )
+            write_evaluation(generative, plots / "vs_held_out_photos.json", None, force=True)
+            found |= {k: v for k, v in generative.metrics.items() if k in GENERATIVE}
+        return {"sets": sets, **{name: _plain(entry) for name, entry in found.items()}}
+
     def _train(
         self, row: RowConfig, unmixer_run: Path, unmixer: Any
     ) -> tuple[Generator, dict[str, Any]]:
@@ -345,7 +386,14 @@ class Comparison:
 
         cls = generator_class(row.generator)
         generator = cls(**with_budget(cls, row.params, self.config.steps, self.experiment))
-        data = training_data(cls.fit_data, unmixer_run, unmixer, self)
+        data = training_data(
+            cls.fit_data,
+            unmixer_run,
+            unmixer,
+            self.experiment,
+            self.layout.photos("train"),
+            seed=self.config.seed,
+        )
         out = self.layout.row_generator(row.slug)
         started = time.perf_counter()
         with self.bar(f"{row.name}: training", "step") as bar:
@@ -367,6 +415,15 @@ class Comparison:
 
     def _row_named(self, name: str) -> RowConfig:
         return next(row for row in self.config.rows if row.name == name)
+
+
+GENERATIVE = ("fid", "kid", "precision", "recall")
+"""The metrics taken from the comparison against the held-out photos."""
+
+
+def _plain(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A metrics.json entry without its definition text and per-item lists."""
+    return {k: v for k, v in entry.items() if k != "definition" and not isinstance(v, list)}
 
 
 def with_budget(

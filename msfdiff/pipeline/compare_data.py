@@ -15,7 +15,7 @@ least squares on the same endmembers, so every row is measured in the same space
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,22 +25,30 @@ from msfdiff.layout import RunLayout, sample_abundance_paths
 if TYPE_CHECKING:
     from msfdiff.evaluation.sets import SampleSet
     from msfdiff.generator import Generator
-    from msfdiff.pipeline.compare import Comparison, RowConfig
     from msfdiff.pipeline.config import ExperimentConfig
     from msfdiff.unmixing import SceneUnmixer
 
 
-def training_data(kind: str, unmixer_run: Path, unmixer: SceneUnmixer, comparison: Comparison):
-    """The data set a generator of ``fit_data`` kind trains on (see the module docstring)."""
+def training_data(
+    kind: str,
+    unmixer_run: Path,
+    unmixer: SceneUnmixer,
+    experiment: ExperimentConfig,
+    photos: Path,
+    *,
+    seed: int,
+):
+    """The data set a generator of ``fit_data`` kind trains on (see the module docstring):
+    ``photos`` is the folder of training photos, ``seed`` seeds the fusion noise."""
     from msfdiff.data.abundances import load_abundance_dataset
 
     abundances = load_abundance_dataset(RunLayout(unmixer_run).abundances)
     if kind == "abundances":
         return abundances
     if kind == "cubes":
-        return fused_cubes(abundances, unmixer, seed=comparison.config.seed)
+        return fused_cubes(abundances, unmixer, seed=seed)
     if kind == "spectral_pairs":
-        return spectral_pairs(comparison.experiment, unmixer, comparison.layout.photos("train"))
+        return spectral_pairs(experiment, unmixer, photos)
     raise DataFormatError(f"unknown fit_data {kind!r}")
 
 
@@ -131,68 +139,3 @@ def sample_maps(
         fcls(endmembers, cube.reshape(-1, cube.shape[-1])).reshape(*cube.shape[:2], -1)
         for cube in synthetic.images
     ]
-
-
-def score_row(
-    comparison: Comparison,
-    row: RowConfig,
-    generator: Generator,
-    unmixer: SceneUnmixer,
-    unmixer_run: Path,
-    samples: Path,
-) -> dict[str, Any]:
-    """Every metric of one row, as plain numbers (see the module docstring)."""
-    from msfdiff.data.abundances import load_abundance_dataset
-    from msfdiff.evaluation import EvaluationOptions, evaluate, load_set, write_evaluation
-
-    layout, config = comparison.layout, comparison.config
-    variant = comparison.unmixer_variant(row)
-    synthetic = load_set([samples], kind="hsi", wavelengths_nm=unmixer.wavelengths_)
-    held_out = load_abundance_dataset(layout.reference_abundances(variant)).array
-    training = load_abundance_dataset(RunLayout(unmixer_run).abundances).array
-    maps = sample_maps(generator, samples, synthetic, unmixer)
-    with comparison.bar(f"{row.name}: scoring", "image") as bar:
-        spectral = evaluate(
-            comparison.reference_hsi(),
-            synthetic,
-            options=EvaluationOptions(generative=False, quality=False, seed=config.seed),
-            real_abundances=list(np.asarray(held_out, dtype=np.float32)),
-            synthetic_abundances=maps,
-            training_abundances=training,
-            progress=bar,
-            log=comparison.log,
-        )
-    write_evaluation(spectral, layout.row_metrics(row.slug), layout.row_plots(row.slug), force=True)
-    found = {name: entry for name, entry in spectral.metrics.items()}
-    sets = {
-        "real_hsi": spectral.summary["sets"]["real"]["n_images"],
-        "held_out_photos": len(held_out),
-    }
-    if config.fid:
-        photos = load_set(
-            [layout.photos("held_out")], kind="rgb", photo_size=comparison.experiment.inference.size
-        )
-        with comparison.bar(f"{row.name}: FID", "image") as bar:
-            generative = evaluate(
-                photos,
-                synthetic,
-                options=EvaluationOptions(quality=False, seed=config.seed),
-                progress=bar,
-                log=comparison.log,
-            )
-        path = layout.row_plots(row.slug) / "vs_held_out_photos.json"
-        write_evaluation(generative, path, None, force=True)
-        found |= {k: v for k, v in generative.metrics.items() if k in _GENERATIVE}
-    return {"sets": sets, **{name: _plain(entry) for name, entry in found.items()}}
-
-
-_GENERATIVE = ("fid", "kid", "precision", "recall")
-
-
-def _plain(entry: dict[str, Any]) -> dict[str, Any]:
-    """A metrics.json entry without its long definition text and per-item lists."""
-    return {
-        k: v
-        for k, v in entry.items()
-        if k not in ("definition", "per_endmember", "distances") and not isinstance(v, list)
-    }
