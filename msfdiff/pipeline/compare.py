@@ -323,7 +323,7 @@ class Comparison:
             "slug": row.slug,
             "generator": row.generator if row.model_of is None else f"model of {row.model_of}",
             "output_space": generator.output_space,
-            "unmixer": self.unmixer_variant(row),
+            "unmixer": self._unmixer_facts(row, unmixer, unmixer_run),
             "k": int(np.shape(unmixer.endmembers_)[0]),
             "training": facts,
             "sampling": {
@@ -400,6 +400,20 @@ class Comparison:
             generator.fit(data, out, resume=True, progress=bar, log=self.log)
         seconds = time.perf_counter() - started
         return generator, {**generator.facts(), "seconds": round(seconds, 1)}
+
+    def _unmixer_facts(self, row: RowConfig, unmixer: Any, unmixer_run: Path) -> dict[str, Any]:
+        """The row's unmixer: held-out reconstruction (Table 3) and endmember smoothness
+        (mean |difference| between neighbouring bands: what the endmember TV loss lowers)."""
+        from msfdiff.layout import RunLayout
+
+        facts: dict[str, Any] = {"variant": self.unmixer_variant(row)}
+        path = RunLayout(unmixer_run).unmixing_eval
+        if path.is_file():
+            mean = json.loads(path.read_text())["mean"]
+            facts |= {"psnr": mean["psnr"], "sad_deg": mean["sad_deg"]}
+        endmembers = np.asarray(unmixer.endmembers_, dtype=np.float64)
+        facts["endmember_tv"] = float(np.abs(np.diff(endmembers, axis=1)).mean())
+        return facts
 
     def _check_row_spec(self, row: RowConfig) -> None:
         spec = {**to_dict(row), "steps": self.config.steps}

@@ -148,6 +148,10 @@ def test_every_row_is_trained_sampled_scored_and_kept(tmp_path):
     summary = json.loads(layout.table_json.read_text())
     rows = {row["name"]: row for row in summary["rows"]}
     assert rows["k = 2"]["k"] == 2 and rows["MSF-Diff"]["k"] == 3
+    # rows on one unmixer share it; k = 2 has its own, evaluated on the held-out HSI
+    assert rows["MSF-Diff"]["unmixer"] == rows["mean cube"]["unmixer"]
+    assert rows["k = 2"]["unmixer"]["variant"] == "n-endmembers-2"
+    assert rows["k = 2"]["unmixer"]["psnr"] > 10 and rows["k = 2"]["unmixer"]["endmember_tv"] > 0
     assert rows["DDIM sampler"]["sampling"]["sampler"] == "ddim"
     assert rows["MSF-Diff"]["training"]["training_steps"] == 3
     # the sampler ablation reused MSF-Diff's model rather than training its own
