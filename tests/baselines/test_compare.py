@@ -4,6 +4,8 @@ reuse finished work, refuse changed rows, and the table holds every row."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +194,20 @@ def test_config_errors_name_the_problem(tmp_path):
     path = _config(tmp_path, [{"name": "a b"}, {"name": "a-b"}])
     with pytest.raises(ConfigError, match="names must differ"):
         load_compare(path)
+
+
+def test_cli_names_the_bad_row_in_one_line(tmp_path):
+    path = _config(tmp_path, [{"name": "a", "generator": "gmmm"}])
+    cmd = [
+        sys.executable,
+        "-m",
+        "msfdiff.cli.main",
+        "compare",
+        str(path),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "unknown generator 'gmmm'" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
