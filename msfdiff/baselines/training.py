@@ -154,7 +154,7 @@ class TorchGenerator(Generator):
         out_dir = Path(out_dir)
         checkpoint = latest_checkpoint(out_dir / CHECKPOINTS_DIR) if resume else None
         if checkpoint is None:
-            _fresh_folder(out_dir, force=force or resume)
+            fresh_folder(out_dir, force=force or resume)
             self.meta_ = self.describe(dataset)
             write_json(out_dir / CONFIG_NAME, self._spec())
         else:  # the saved hyperparameters, trained on to this config's max_steps
@@ -345,7 +345,8 @@ def sample_noise(generators: Sequence[torch.Generator], shape: Sequence[int]) ->
     return torch.stack([torch.randn(tuple(shape), generator=g) for g in generators])
 
 
-def _fresh_folder(out_dir: Path, *, force: bool) -> None:
+def fresh_folder(out_dir: Path, *, force: bool) -> None:
+    """Make ``out_dir`` an empty folder; one holding anything is replaced only with ``force``."""
     if out_dir.exists() and any(out_dir.iterdir()):
         if not force:
             raise OutputExistsError(f"{out_dir}: exists; pass --force to train afresh")
