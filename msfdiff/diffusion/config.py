@@ -1,9 +1,10 @@
 """Configuration of the abundance diffusion: network, noise schedule, training, representation.
 
 Presets live in ``msfdiff/presets/diffusion_<name>.yaml`` (``paper``, ``official``, ``cpu``). A
-training run saves the *resolved* config (with ``n_endmembers``, ``clr_scale`` and ``classes``
-filled in from the data) as ``config.yaml`` beside its checkpoints, and everything that loads the
-run -- resume, sampling -- rebuilds the network and schedule from that file alone.
+training run saves the *resolved* config (with ``n_endmembers``, ``clr_scale`` or the
+``standard_*`` statistics, and ``classes`` filled in from the data) as ``config.yaml`` beside
+its checkpoints, and everything that loads the run -- resume, sampling -- rebuilds the network
+and schedule from that file alone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from msfdiff.config import from_dict, load_preset, load_yaml, save_yaml, to_dict
-from msfdiff.diffusion.simplex import Representation, SimplexCodec
+from msfdiff.diffusion.simplex import Codec, Representation, SimplexCodec, StandardCodec
 
 CONFIG_NAME = "config.yaml"
 DEFAULT_PRESET = "cpu"
@@ -113,6 +114,10 @@ class DiffusionConfig:
 
     ``n_endmembers``, ``clr_scale`` and ``classes`` are null in presets and filled in from the
     training data when a run starts; ``conditional`` adds a class embedding for scene labels.
+    ``n_endmembers`` is the number of channels diffused: k endmembers, or, with the ``standard``
+    representation of the baselines, a cube's bands or a latent's channels, whose per-channel
+    ``standard_offset`` / ``standard_scale`` and x0 clip ``standard_clip`` are likewise
+    estimated from the data (:func:`~msfdiff.diffusion.simplex.estimate_standard`).
     """
 
     image_size: int = 64
@@ -120,6 +125,9 @@ class DiffusionConfig:
     clr_floor: float = 1e-3
     clr_scale: float | None = None
     n_endmembers: int | None = None
+    standard_offset: tuple[float, ...] | None = None
+    standard_scale: tuple[float, ...] | None = None
+    standard_clip: float | None = None
     conditional: bool = False
     classes: tuple[str, ...] = ()
     unet: UNetConfig = field(default_factory=UNetConfig)
@@ -139,7 +147,18 @@ class DiffusionConfig:
             )
         if self.conditional and self.classes and len(set(self.classes)) != len(self.classes):
             raise ValueError(f"classes must be distinct, got {list(self.classes)}")
-        SimplexCodec(self.representation, self.clr_floor, self.clr_scale or 1.0)
+        if self.representation != "standard":
+            SimplexCodec(self.representation, self.clr_floor, self.clr_scale or 1.0)
+        elif any(
+            value is not None
+            for value in (self.standard_offset, self.standard_scale, self.standard_clip)
+        ):
+            channels = self.codec.channels  # all three statistics set and consistent
+            if self.n_endmembers not in (None, channels):
+                raise ValueError(
+                    f"standard statistics for {channels} channels, n_endmembers is "
+                    f"{self.n_endmembers}"
+                )
 
     @property
     def crop_size(self) -> int:
@@ -147,8 +166,16 @@ class DiffusionConfig:
         return self.training.crop_size or self.image_size
 
     @property
-    def codec(self) -> SimplexCodec:
-        """The abundance <-> diffusion-space map this run uses."""
+    def codec(self) -> Codec:
+        """The data <-> diffusion-space map this run uses."""
+        if self.representation == "standard":
+            stats = (self.standard_offset, self.standard_scale, self.standard_clip)
+            if any(value is None for value in stats):
+                raise ValueError(
+                    "standard_offset, standard_scale and standard_clip are not all set: "
+                    "they are estimated when training starts"
+                )
+            return StandardCodec(*stats)
         if self.representation == "logratio" and self.clr_scale is None:
             raise ValueError("clr_scale is not set: it is estimated when training starts")
         return SimplexCodec(self.representation, self.clr_floor, self.clr_scale or 1.0)

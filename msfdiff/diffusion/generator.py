@@ -32,7 +32,7 @@ from msfdiff.diffusion.config import (
 )
 from msfdiff.diffusion.pipeline import AbundancePipeline, make_sampler
 from msfdiff.diffusion.training import CHECKPOINTS_DIR, DiffusionTrainer
-from msfdiff.errors import NotFittedError
+from msfdiff.errors import ConfigError, NotFittedError
 from msfdiff.generator import Generator, Guidance, TrainingInterrupted
 from msfdiff.progress import Log, Progress, no_log, no_progress
 
@@ -76,8 +76,20 @@ class AbundanceDiffusion(Generator):
         self.pipeline_: AbundancePipeline | None = None
 
     def initial_config(self) -> DiffusionConfig:
-        """The config a new training run starts from (the data fill in k, scale and classes)."""
-        return diffusion_config(self.preset, conditional=self.conditional, overrides=self.overrides)
+        """The config a new training run starts from (the data fill in k, scale and classes).
+
+        The ``standard`` representation is refused: it does not keep maps on the simplex (it is
+        for the baselines of :mod:`msfdiff.baselines.cube` and :mod:`~msfdiff.baselines.latent`).
+        """
+        config = diffusion_config(
+            self.preset, conditional=self.conditional, overrides=self.overrides
+        )
+        if config.representation == "standard":
+            raise ConfigError(
+                f"{type(self).__name__}: the standard representation does not keep abundances "
+                "on the simplex; use logratio (CubeDiffusion diffuses unconstrained cubes)"
+            )
+        return config
 
     # -- training -------------------------------------------------------------
 
@@ -203,6 +215,11 @@ class AbundanceDiffusion(Generator):
             guidance=guidance,
         )
         return maps
+
+    def facts(self) -> dict[str, int | None]:
+        pipe = self.pipeline
+        params = sum(p.numel() for p in pipe.unet.parameters())
+        return {"parameters": params, "training_steps": pipe.config.training.max_steps}
 
     def fingerprint(self) -> str:
         """SHA-256 of the resolved config, the schedule and the sampling weights."""

@@ -36,7 +36,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from msfdiff._io import atomic_dir
 from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
 from msfdiff.diffusion.guidance import diffuse, start_timestep, truncation
-from msfdiff.diffusion.simplex import SimplexCodec
+from msfdiff.diffusion.simplex import Codec, StandardCodec
 from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError
 from msfdiff.generator import Guidance, SamplingSettings
 
@@ -163,7 +163,8 @@ def make_sampler(
 
 
 class AbundancePipeline:
-    """Draw abundance maps from a trained denoiser.
+    """Draw abundance maps from a trained denoiser (with the ``standard`` representation, the
+    unconstrained maps it learned instead: cubes or latents; those take no guidance).
 
     Parameters
     ----------
@@ -197,7 +198,7 @@ class AbundancePipeline:
         self.batch_invariant = batch_invariant
         self.scheduler_config = dict(scheduler_config)
         self.config = config
-        self.codec: SimplexCodec = config.codec
+        self.codec: Codec = config.codec
         self.classes = list(config.classes)
 
     @classmethod
@@ -294,6 +295,11 @@ class AbundancePipeline:
 
     def check_guidance(self, guidance: Guidance, size: int | None = None) -> tuple[int, int]:
         """Refuse sources this model cannot start from; return their map size (H, W)."""
+        if isinstance(self.codec, StandardCodec):
+            raise ConfigError(
+                "this model diffuses unconstrained maps (standard representation), "
+                "so it cannot start from abundance maps (no guidance)"
+            )
         _, height, width, k = guidance.sources.shape
         if k != self.k:
             raise DataFormatError(f"the sources have {k} endmembers, the model {self.k}")

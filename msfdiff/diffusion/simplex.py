@@ -1,7 +1,9 @@
-"""The one place that maps abundances to the space the diffusion runs in, and back.
+"""The one place that maps the values a diffusion learns (abundances, or for the baselines
+HSI cubes and autoencoder latents) to the space it runs in, and back.
 
 Abundances live on the probability simplex (non-negative, summing to one over the k
-endmembers), but a Gaussian diffusion produces unconstrained vectors. Three representations:
+endmembers), but a Gaussian diffusion produces unconstrained vectors. Three representations of
+abundances (:class:`SimplexCodec`):
 
 ``logratio`` (default)
     Diffuse the centred log-ratio ``x = (log(a + floor) - mean_k log(a + floor)) / scale``.
@@ -16,7 +18,19 @@ endmembers), but a Gaussian diffusion produces unconstrained vectors. Three repr
     The authors' code: diffuse ``2a - 1``, clamp to [-1, 1], return ``(x + 1) / 2``. Not on the
     simplex (rows do not sum to one); kept only so evaluation can show that honestly.
 
-All functions take torch tensors with the endmember axis at ``dim`` (1 for (N, k, H, W)).
+and one for values with no constraint (:class:`StandardCodec`), which the ablations of the
+paper's Table 4 diffuse instead of abundances (``msfdiff.baselines.cube`` and ``.latent``):
+
+``standard``
+    Diffuse ``(v - offset) / scale`` per channel, offset and scale being each channel's mean
+    and standard deviation in the training data; decoding is the exact inverse, with no
+    simplex. Per channel, not global, because the bands of a cube (and the channels of a
+    latent) differ in spread: under one global scale a low-variance band would sit at a lower
+    signal-to-noise ratio at every timestep, i.e. see a different noise schedule. Per channel,
+    each gets the unit variance the schedule is designed for, as ``logratio``'s scale does.
+
+All functions take torch tensors with the channel (endmember) axis at ``dim`` (1 for
+(N, k, H, W)).
 """
 
 from __future__ import annotations
@@ -28,8 +42,13 @@ from typing import Literal
 
 import torch
 
-Representation = Literal["logratio", "paper", "official"]
-REPRESENTATIONS: tuple[str, ...] = ("logratio", "paper", "official")
+Representation = Literal["logratio", "paper", "official", "standard"]
+SIMPLEX_REPRESENTATIONS: tuple[str, ...] = ("logratio", "paper", "official")
+REPRESENTATIONS: tuple[str, ...] = (*SIMPLEX_REPRESENTATIONS, "standard")
+STANDARD_CLIP_MARGIN = 1.5
+"""``standard``'s x0 clip is this times the largest ``|encoded|`` value of the data it was
+estimated on: real data are never clipped, even rows the estimate did not see, while a
+sampler's wild early predictions still are."""
 
 
 def clr(abundances: torch.Tensor, *, floor: float, dim: int = 1) -> torch.Tensor:
@@ -65,6 +84,7 @@ class SimplexCodec:
     Parameters
     ----------
     representation : {"logratio", "paper", "official"}
+        (``standard`` is :class:`StandardCodec`'s.)
     floor : float
         Added before the logarithm (``logratio`` only); abundances below it are treated as ~0.
     scale : float
@@ -76,9 +96,9 @@ class SimplexCodec:
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.representation not in REPRESENTATIONS:
+        if self.representation not in SIMPLEX_REPRESENTATIONS:
             raise ValueError(
-                f"representation must be one of {list(REPRESENTATIONS)}, "
+                f"representation must be one of {list(SIMPLEX_REPRESENTATIONS)}, "
                 f"got {self.representation!r}"
             )
         if not (self.floor > 0 and self.scale > 0):
@@ -111,3 +131,99 @@ class SimplexCodec:
         if self.representation == "logratio":
             return clr_bound(k, floor=self.floor) / self.scale
         return 1.0
+
+
+@dataclass(frozen=True)
+class StandardCodec:
+    """Encode unconstrained values (HSI bands, latents) for diffusion: ``(v - offset) / scale``
+    per channel; decode is the exact inverse. Build it with :func:`estimate_standard`.
+
+    Parameters
+    ----------
+    offset, scale : tuple of float
+        Each channel's mean and standard deviation (1 for a constant channel).
+    bound : float
+        The samplers' x0 clip: a margin above the largest ``|encode(v)|`` of the data.
+    """
+
+    offset: tuple[float, ...]
+    scale: tuple[float, ...]
+    bound: float
+
+    def __post_init__(self) -> None:
+        if not self.offset or len(self.offset) != len(self.scale):
+            raise ValueError(
+                f"standard offset and scale need one value per channel, got {len(self.offset)} "
+                f"and {len(self.scale)}"
+            )
+        if not all(math.isfinite(v) for v in (*self.offset, *self.scale, self.bound)):
+            raise ValueError("standard offset, scale and clip must be finite")
+        if min(self.scale) <= 0 or self.bound <= 0:
+            raise ValueError("standard scale and clip must be > 0")
+
+    @property
+    def channels(self) -> int:
+        return len(self.offset)
+
+    def _shaped(self, values: tuple[float, ...], x: torch.Tensor, dim: int) -> torch.Tensor:
+        """``values`` as a tensor that broadcasts along axis ``dim`` of ``x``."""
+        if x.shape[dim] != self.channels:
+            raise ValueError(f"expected {self.channels} channels at dim {dim}, got {x.shape[dim]}")
+        shape = [1] * x.dim()
+        shape[dim] = self.channels
+        return torch.tensor(values, dtype=x.dtype, device=x.device).reshape(shape)
+
+    def encode(self, values: torch.Tensor, *, dim: int = 1) -> torch.Tensor:
+        """Values -> standardised values to diffuse (same shape)."""
+        return (values - self._shaped(self.offset, values, dim)) / self._shaped(
+            self.scale, values, dim
+        )
+
+    def decode(self, x: torch.Tensor, *, dim: int = 1) -> torch.Tensor:
+        """Diffused values -> values (unconstrained: callers clip what must be >= 0)."""
+        return x * self._shaped(self.scale, x, dim) + self._shaped(self.offset, x, dim)
+
+    def clip_range(self, k: int) -> float:
+        """The samplers' x0 clip for ``k`` channels (the estimated bound)."""
+        if k != self.channels:
+            raise ValueError(f"the codec has {self.channels} channels, not {k}")
+        return self.bound
+
+
+Codec = SimplexCodec | StandardCodec
+"""What a diffusion run encodes its data with (``DiffusionConfig.codec``)."""
+
+
+def estimate_standard(
+    batches: Iterable[torch.Tensor], *, dim: int = 1, margin: float = STANDARD_CLIP_MARGIN
+) -> StandardCodec:
+    """Each channel's mean and standard deviation over ``batches`` (merged batch by batch, as
+    Chan et al. 1979, in float64), and a clip bound ``margin`` times the largest ``|encoded|``.
+
+    A constant channel gets scale 1 (it encodes to 0 and decodes exactly whatever the scale).
+    """
+    count, mean, m2, low, high = 0, None, None, None, None
+    for batch in batches:
+        values = batch.double().movedim(dim, 0).reshape(batch.shape[dim], -1)
+        n = values.shape[1]
+        if n == 0:
+            continue
+        if mean is None:
+            mean = m2 = torch.zeros(len(values), dtype=torch.float64)
+            low, high = values.min(dim=1).values, values.max(dim=1).values
+        batch_mean = values.mean(dim=1)
+        delta, total = batch_mean - mean, count + n
+        mean = mean + delta * (n / total)
+        m2 = m2 + (values - batch_mean[:, None]).square().sum(dim=1)
+        m2 = m2 + delta.square() * (count * n / total)
+        low = torch.minimum(low, values.min(dim=1).values)
+        high = torch.maximum(high, values.max(dim=1).values)
+        count = total
+    if mean is None:
+        raise ValueError("cannot estimate the standardisation from empty data")
+    std = (m2 / count).sqrt()
+    scale = torch.where(std > 0, std, torch.ones_like(std))
+    largest = float((torch.maximum(high - mean, mean - low) / scale).max())
+    if largest == 0.0:
+        raise ValueError("cannot estimate the standardisation from constant data")
+    return StandardCodec(tuple(mean.tolist()), tuple(scale.tolist()), margin * largest)

@@ -2,7 +2,7 @@
 
 Run folder layout (``RUN_DIR/diffusion``)::
 
-    config.yaml      resolved DiffusionConfig (n_endmembers, clr_scale, classes filled in)
+    config.yaml      resolved DiffusionConfig (n_endmembers, clr_scale or standard_*, classes)
     scheduler/       DDPMScheduler config: the training schedule every sampler starts from
     unet/            weights to sample with (EMA when enabled), refreshed at each checkpoint
     loss.csv         step, loss, lr, seconds
@@ -47,13 +47,13 @@ from msfdiff.checkpoints import (
 from msfdiff.data.abundances import AbundanceDataset
 from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
 from msfdiff.diffusion.pipeline import SCHEDULER_DIR, UNET_DIR, build_scheduler, build_unet
-from msfdiff.diffusion.simplex import estimate_clr_scale
+from msfdiff.diffusion.simplex import estimate_clr_scale, estimate_standard
 from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError, OutputExistsError
 
 CHECKPOINTS_DIR = "checkpoints"
 LOSS_CSV = "loss.csv"
 EMA_DIR = "unet_ema"
-SCALE_ROWS = 256  # rows used to estimate the log-ratio scale
+SCALE_ROWS = 256  # rows used to estimate the log-ratio scale or the standardisation
 _STREAM_STEP, _STREAM_EPOCH, _STREAM_INIT = 0, 1, 2  # keep the seed streams apart
 
 
@@ -71,7 +71,9 @@ class StepInfo:
 
 
 def resolve_config(config: DiffusionConfig, dataset: AbundanceDataset) -> DiffusionConfig:
-    """Fill in what comes from the data: ``n_endmembers``, ``clr_scale``, ``classes``."""
+    """Fill in what comes from the data: ``n_endmembers``, ``clr_scale`` (``logratio``) or the
+    ``standard_*`` statistics (``standard``, whose ``dataset`` may be any
+    :class:`~msfdiff.data.maps.MapDataset`), ``classes``."""
     where = str(dataset.folder)
     if config.n_endmembers not in (None, dataset.k):
         raise DataFormatError(f"{where}: k={dataset.k} but the config says {config.n_endmembers}")
@@ -89,12 +91,23 @@ def resolve_config(config: DiffusionConfig, dataset: AbundanceDataset) -> Diffus
             )
         changes["classes"] = tuple(dataset.classes)
     if config.representation == "logratio" and config.clr_scale is None:
-        rows = np.unique(
-            np.linspace(0, len(dataset) - 1, min(len(dataset), SCALE_ROWS)).astype(int)
-        )
-        batches = (dataset[int(i)][0] for i in rows)
+        batches = estimation_rows(dataset)
         changes["clr_scale"] = estimate_clr_scale(batches, floor=config.clr_floor, dim=0)
+    if config.representation == "standard" and config.standard_offset is None:
+        codec = estimate_standard(estimation_rows(dataset), dim=0)
+        changes |= {
+            "standard_offset": codec.offset,
+            "standard_scale": codec.scale,
+            "standard_clip": codec.bound,
+        }
     return config.replace(**changes)
+
+
+def estimation_rows(dataset: AbundanceDataset) -> Iterator[torch.Tensor]:
+    """Up to ``SCALE_ROWS`` maps (C, H, W) spread evenly over ``dataset``: what statistics of
+    the data (the log-ratio scale, the standardisation) are estimated from."""
+    rows = np.linspace(0, len(dataset) - 1, min(len(dataset), SCALE_ROWS)).astype(int)
+    return (dataset[int(i)][0] for i in np.unique(rows))
 
 
 def _mixed_precision(requested: str) -> str:
@@ -121,7 +134,8 @@ def _epoch_order(seed: int, n: int, epoch: int) -> torch.Tensor:
 
 
 class DiffusionTrainer:
-    """Trains a UNet2DModel denoiser on an abundance dataset into a run folder.
+    """Trains a UNet2DModel denoiser on an abundance dataset into a run folder (with the
+    ``standard`` representation, on any :class:`~msfdiff.data.maps.MapDataset`).
 
     Build it with :meth:`start` (new run) or :meth:`resume` (continue the latest checkpoint),
     then iterate :meth:`steps` (one :class:`StepInfo` per step, for progress bars) or call

@@ -445,19 +445,23 @@ def with_budget(
 ) -> dict[str, Any]:
     """Constructor keywords of a row with the common training budget applied.
 
-    Diffusion rows start from the experiment's diffusion settings (preset, class
-    conditioning, overrides) and get ``training.max_steps``; torch baselines ``max_steps``;
+    Diffusion rows (abundance, cube or latent space) start from the experiment's diffusion
+    settings (preset, class conditioning, overrides) and get ``training.max_steps`` (a latent
+    row's autoencoder ``max_steps`` too); torch baselines ``max_steps``;
     generators without a step budget (a GMM, photo reconstruction) take their params as they are.
     """
+    from msfdiff.baselines.latent import LatentDiffusion
     from msfdiff.baselines.training import TorchGenerator
     from msfdiff.diffusion.generator import AbundanceDiffusion
 
     params = dict(params)
-    if issubclass(cls, AbundanceDiffusion):
+    if issubclass(cls, AbundanceDiffusion | LatentDiffusion):
         diffusion = experiment.diffusion
         overrides = _merge(diffusion.overrides, params.pop("overrides", {}))
         overrides = _merge(overrides, {"training": {"max_steps": steps}})
         defaults = {"preset": diffusion.preset, "conditional": diffusion.conditional}
+        if issubclass(cls, LatentDiffusion):  # its autoencoder gets the same budget
+            defaults["autoencoder"] = _merge(params.pop("autoencoder", {}), {"max_steps": steps})
         return {**defaults, **params, "overrides": overrides}
     if issubclass(cls, TorchGenerator):
         return {**params, "max_steps": steps}
@@ -465,7 +469,7 @@ def with_budget(
 
 
 def _merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Nested dict update (changes win)."""
+    """Nested dict update (changes win), as YAML overrides combine."""
     merged = dict(base)
     for key, value in changes.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):

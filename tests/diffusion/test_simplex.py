@@ -1,4 +1,5 @@
-"""The abundance <-> diffusion-space maps keep samples on the simplex."""
+"""The abundance <-> diffusion-space maps keep samples on the simplex; the standard one
+(cubes, latents) standardises each channel and inverts exactly."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import pytest
 import torch
 
 from msfdiff.data.abundances import make_synthetic_abundances
-from msfdiff.diffusion.simplex import SimplexCodec, clr, clr_bound, estimate_clr_scale
+from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
+from msfdiff.diffusion.simplex import (
+    STANDARD_CLIP_MARGIN,
+    SimplexCodec,
+    StandardCodec,
+    clr,
+    clr_bound,
+    estimate_clr_scale,
+    estimate_standard,
+)
+from msfdiff.errors import ConfigError
 
 FLOOR = 1e-3
 
@@ -78,3 +89,66 @@ def test_codec_validates_its_arguments():
         SimplexCodec("softmax")
     with pytest.raises(ValueError, match="must be > 0"):
         SimplexCodec("logratio", floor=0.0)
+
+
+@pytest.fixture
+def cubes() -> torch.Tensor:
+    """(N, C, H, W) float64 values whose channels differ in mean and spread; one is constant."""
+    rng = np.random.default_rng(0)
+    values = rng.normal([0.1, 0.5, 3.0, 0.0], [0.02, 0.2, 1.5, 0.0], size=(5, 9, 9, 4))
+    return torch.from_numpy(values).permute(0, 3, 1, 2)
+
+
+def test_standard_codec_round_trips_exactly(cubes):
+    codec = estimate_standard([cubes[:2], cubes[2:]])
+    assert (codec.decode(codec.encode(cubes)) - cubes).abs().max() < 1e-12
+    single = cubes.float()
+    assert torch.allclose(codec.decode(codec.encode(single)), single, rtol=1e-6, atol=1e-7)
+    last = codec.encode(cubes.permute(0, 2, 3, 1), dim=-1)  # the channel axis anywhere
+    assert torch.allclose(last.permute(0, 3, 1, 2), codec.encode(cubes))
+
+
+def test_standard_estimate_is_each_channels_mean_and_spread(cubes):
+    codec = estimate_standard([cubes[:1], cubes[1:4], cubes[4:]])  # merged over uneven batches
+    flat = cubes.permute(1, 0, 2, 3).reshape(4, -1).numpy()
+    np.testing.assert_allclose(codec.offset, flat.mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(codec.scale[:3], flat[:3].std(axis=1), rtol=1e-12)
+    assert codec.scale[3] == 1.0  # a constant channel encodes to 0 whatever the scale
+    encoded = codec.encode(cubes)
+    assert encoded[:, :3].square().mean(dim=(0, 2, 3)).sqrt().numpy() == pytest.approx(1.0)
+    largest = encoded.abs().max().item()
+    assert codec.clip_range(4) == pytest.approx(STANDARD_CLIP_MARGIN * largest)
+
+
+def test_standard_codec_refuses_what_it_cannot_encode(cubes):
+    with pytest.raises(ValueError, match="one value per channel"):
+        StandardCodec((0.0, 1.0), (1.0,), bound=3.0)
+    with pytest.raises(ValueError, match="must be > 0"):
+        StandardCodec((0.0,), (0.0,), bound=3.0)
+    codec = StandardCodec((0.0, 1.0), (1.0, 2.0), bound=3.0)
+    with pytest.raises(ValueError, match="expected 2 channels"):
+        codec.encode(cubes)
+    with pytest.raises(ValueError, match="constant data"):
+        estimate_standard([torch.ones(2, 3, 4, 4)])
+    with pytest.raises(ValueError, match="empty data"):
+        estimate_standard([])
+
+
+def test_a_standard_config_keeps_its_statistics(cubes, tmp_path):
+    config = DiffusionConfig(representation="standard")
+    with pytest.raises(ValueError, match="estimated when training starts"):
+        config.codec  # noqa: B018
+    codec = estimate_standard([cubes])
+    resolved = config.replace(
+        n_endmembers=4,
+        standard_offset=codec.offset,
+        standard_scale=codec.scale,
+        standard_clip=codec.bound,
+    )
+    assert resolved.codec == codec
+    save_config(resolved, tmp_path)
+    assert load_config(tmp_path) == resolved  # the YAML keeps every float exactly
+    with pytest.raises(ConfigError, match="n_endmembers"):
+        resolved.replace(n_endmembers=3)
+    with pytest.raises(ConfigError, match="not all set"):
+        config.replace(standard_offset=codec.offset)
