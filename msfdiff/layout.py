@@ -16,7 +16,7 @@ takes ``--run`` reads::
 A comparison directory (``msfdiff compare``, :class:`CompareLayout`) holds one run-like
 folder per unmixer variant and one folder per row::
 
-    CMP/config.yaml                 the comparison config as resolved
+    CMP/config.yaml                 the comparison's shared settings (all but its rows)
     CMP/photos/{train,held_out}/    the photo collection split (held-out photos: the reference)
     CMP/unmixers/<variant>/         a run directory (unmixing, eval, abundances) per unmixer
     CMP/rows/<row>/                 row.json, generator/, samples/, evaluation/ (metrics.json)

@@ -172,6 +172,8 @@ class Comparison:
 
     def run(self) -> list[dict[str, Any]]:
         self._check_config_file()
+        for row in self.config.rows:  # a changed row fails now, not after an hour
+            self._check_row_spec(row)
         self._split_photos()
         results = []
         for row in self.config.rows:
@@ -189,13 +191,16 @@ class Comparison:
     # -- inputs shared by rows -------------------------------------------------------
 
     def _check_config_file(self) -> None:
-        """The directory belongs to this comparison: a different one needs ``--force``."""
-        text = json.dumps(to_dict(self.config), sort_keys=True, indent=1)
+        """The directory belongs to this comparison (all but its rows, which are checked one
+        by one, so rows can be added): a different one needs ``--force``."""
+        shared = {k: v for k, v in to_dict(self.config).items() if k not in ("rows", "name")}
+        text = json.dumps(shared, sort_keys=True, indent=1)
         path = self.layout.config
         if path.is_file() and path.read_text() != text:
             if not self.force:
                 raise OutputExistsError(
-                    f"{self.root}: holds a different comparison; pass --force to start afresh"
+                    f"{self.root}: holds a comparison with other settings (data, budget, count, "
+                    "seed or references); pass --force to start afresh"
                 )
             shutil.rmtree(self.root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -290,7 +295,6 @@ class Comparison:
         from msfdiff.generator import load_generator
         from msfdiff.unmixing import load_unmixer
 
-        self._check_row_spec(row)
         unmixer_run = self.prepare_unmixer(row)
         unmixer = load_unmixer(unmixer_run)
         source = row if row.model_of is None else self._row_named(row.model_of)

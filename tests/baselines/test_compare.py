@@ -177,6 +177,11 @@ def test_every_row_is_trained_sampled_scored_and_kept(tmp_path):
     run_comparison(path, out)
     assert MeanCube.fitted_on == []
 
+    # a row can be added; the others are kept
+    path = _config(tmp_path, [*ROWS, {"name": "photo", "generator": "photo"}])
+    assert "| photo |" in run_comparison(path, out).read_text()
+    assert MeanCube.fitted_on == []
+
     # a changed row is refused, not silently mixed with the old one
     changed = [*ROWS[:3], {**ROWS[3], "params": {}, "sampling": {"seed": 5}}]
     path = _config(tmp_path, changed)
