@@ -5,11 +5,16 @@ Uses the measured reflectances colour-science ships, so it needs no shared data.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.spectra import library_spectra
+
+MAT_SCALE = 10000.0
+"""Integer scenes store reflectance x MAT_SCALE."""
 
 
 def known_scene(
@@ -35,3 +40,33 @@ def known_scene(
     abundances = (weights / weights.sum(-1, keepdims=True)).astype(np.float32)
     cube = HyperCube(abundances @ endmembers, wl, "<synthetic scene>")
     return cube, endmembers, abundances
+
+
+def write_experiment_data(folder: Path, *, size: int = 16, k: int = 2) -> dict:
+    """The ``data`` section of a tiny experiment written into ``folder``: two known scenes as
+    integer .mat files (uint16, reflectance x 10000; the second held out) and six 12x12
+    photos in two classes."""
+    import scipy.io
+    from PIL import Image
+
+    hsi = []
+    for seed in (0, 1):
+        cube, _, _ = known_scene(size=size, k=k, seed=seed)
+        path = folder / f"scene_{seed}.mat"
+        scipy.io.savemat(path, {"cube": np.round(cube.data * MAT_SCALE).astype(np.uint16)})
+        hsi.append(str(path))
+    photos = folder / "photos"
+    rng = np.random.default_rng(0)
+    for label in ("field", "town"):
+        (photos / label).mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(photos / label / f"{i}.png")
+    return {
+        "hsi": hsi[:1],
+        "eval_hsi": hsi[1:],
+        "rgb": str(photos),
+        "key": "cube",
+        "scale": MAT_SCALE,
+        "wavelengths": "400:700:31",
+    }

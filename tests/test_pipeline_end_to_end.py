@@ -11,8 +11,6 @@ import json
 
 import numpy as np
 import pytest
-import scipy.io
-from PIL import Image
 
 from msfdiff.config import from_dict
 from msfdiff.errors import ConfigError, DataNotFoundError
@@ -20,9 +18,7 @@ from msfdiff.layout import RunLayout, sample_abundance_paths
 from msfdiff.pipeline.config import ExperimentConfig
 from msfdiff.pipeline.runner import Runner
 from msfdiff.pipeline.stages import STAGE_NAMES
-from tests.synthetic import known_scene
-
-SCALE = 10000.0
+from tests.synthetic import write_experiment_data
 
 TINY = {
     "unmixing": {
@@ -48,29 +44,7 @@ TINY = {
 
 @pytest.fixture
 def data(tmp_path) -> dict:
-    """The ``data`` section of two integer-valued (uint16, reflectance x 10000) .mat scenes
-    and six tiny photos in two classes."""
-    hsi = []
-    for seed in (0, 1):
-        cube, _, _ = known_scene(size=16, k=2, seed=seed)
-        path = tmp_path / f"scene_{seed}.mat"
-        scipy.io.savemat(path, {"cube": np.round(cube.data * SCALE).astype(np.uint16)})
-        hsi.append(str(path))
-    photos = tmp_path / "photos"
-    rng = np.random.default_rng(0)
-    for label in ("field", "town"):
-        (photos / label).mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(photos / label / f"{i}.png")
-    return {
-        "hsi": hsi[:1],
-        "eval_hsi": hsi[1:],
-        "rgb": str(photos),
-        "key": "cube",
-        "scale": SCALE,
-        "wavelengths": "400:700:31",
-    }
+    return write_experiment_data(tmp_path)
 
 
 def _experiment(data: dict, **sections) -> ExperimentConfig:

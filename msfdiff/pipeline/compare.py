@@ -217,8 +217,8 @@ class Comparison:
         photos = list_photos(self.experiment.data.rgb)
         if len(photos) < 2 * every:
             raise DataFormatError(
-                f"{self.experiment.data.rgb}: {len(photos)} photos; a comparison holds out every "
-                f"{every}-th, so it needs at least {2 * every}"
+                f"{self.experiment.data.rgb}: {len(photos)} photos; a comparison holds out 1 in "
+                f"{every}, so it needs at least {2 * every}"
             )
         tmp = self.layout.photos("tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -230,7 +230,8 @@ class Comparison:
         for part in ("train", "held_out"):
             (tmp / part).rename(self.layout.photos(part))
         tmp.rmdir()
-        self.log(f"photos: {len(photos)} split into training and every {every}-th held out")
+        held = len(photos) // every
+        self.log(f"photos: {len(photos) - held} for training, {held} held out (1 in {every})")
 
     def unmixer_variant(self, row: RowConfig) -> str:
         """Folder name of the unmixer a row uses: ``default`` or its changes spelled out."""

@@ -10,17 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.io
 import yaml
-from PIL import Image
 
 from msfdiff.errors import ConfigError, OutputExistsError
 from msfdiff.generator import Generator
 from msfdiff.layout import CompareLayout
 from msfdiff.pipeline.compare import load_compare, run_comparison
-from tests.synthetic import known_scene
-
-SCALE = 10000.0
+from tests.synthetic import write_experiment_data
 
 
 class MeanCube(Generator):
@@ -66,30 +62,6 @@ class MeanCube(Generator):
         return gen
 
 
-def _write_data(tmp_path: Path) -> dict:
-    hsi = []
-    for seed in (0, 1):
-        cube, _, _ = known_scene(size=32, k=3, seed=seed)
-        path = tmp_path / f"scene_{seed}.mat"
-        scipy.io.savemat(path, {"cube": np.round(cube.data * SCALE).astype(np.uint16)})
-        hsi.append(str(path))
-    photos = tmp_path / "photos"
-    rng = np.random.default_rng(0)
-    for label in ("field", "town"):
-        (photos / label).mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(photos / label / f"{i}.png")
-    return {
-        "hsi": hsi[:1],
-        "eval_hsi": hsi[1:],
-        "rgb": str(photos),
-        "key": "cube",
-        "scale": SCALE,
-        "wavelengths": "400:700:31",
-    }
-
-
 TINY_EXPERIMENT = {
     "unmixing": {
         "overrides": {"n_endmembers": 3, "steps": 200, "crop_size": 16, "batch_size": 4},
@@ -113,7 +85,11 @@ TINY_EXPERIMENT = {
 
 def _config(tmp_path: Path, rows: list[dict]) -> Path:
     if not (tmp_path / "experiment.yaml").is_file():
-        experiment = {"name": "tiny", "data": _write_data(tmp_path), **TINY_EXPERIMENT}
+        experiment = {
+            "name": "tiny",
+            "data": write_experiment_data(tmp_path, size=32, k=3),
+            **TINY_EXPERIMENT,
+        }
         (tmp_path / "experiment.yaml").write_text(yaml.safe_dump(experiment))
     compare = {
         "name": "tiny-compare",
