@@ -294,6 +294,7 @@ class Comparison:
     def _run_row(self, row: RowConfig) -> dict[str, Any]:
         from msfdiff.generate import generate_samples
         from msfdiff.generator import load_generator
+        from msfdiff.pipeline.compare_data import held_out_reconstruction
         from msfdiff.unmixing import load_unmixer
 
         unmixer_run = self.prepare_unmixer(row)
@@ -303,6 +304,9 @@ class Comparison:
         facts: dict[str, Any] = {}
         if row.model_of is None:
             generator, facts = self._train(row, unmixer_run, unmixer)
+            own = held_out_reconstruction(generator, self.experiment)
+            if own is not None:  # an autoencoder of its own (Fig. 7)
+                facts["held_out_reconstruction"] = own
         else:
             generator = load_generator(gen_dir)
             facts = json.loads(self.layout.row_result(source.slug).read_text())["training"]

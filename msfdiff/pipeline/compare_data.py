@@ -22,6 +22,8 @@ import numpy as np
 from msfdiff.errors import DataFormatError
 from msfdiff.layout import RunLayout, sample_abundance_paths
 
+CROP_STRIDE_DIVISOR = 4
+
 if TYPE_CHECKING:
     from msfdiff.evaluation.sets import SampleSet
     from msfdiff.generator import Generator
@@ -100,20 +102,23 @@ def spectral_pairs(experiment: ExperimentConfig, unmixer: SceneUnmixer, photo_fo
 
 
 def real_hsi_crops(experiment: ExperimentConfig, *, size: int, n: int, seed: int) -> SampleSet:
-    """Up to ``n`` non-overlapping ``size``² tiles (a seeded choice) of the experiment's HSIs."""
+    """Up to ``n`` ``size``² crops (a seeded choice) of the experiment's HSIs on a grid of
+    stride ``size // 4``: overlapping, because a few small patches (two 128² Chikusei
+    patches) hold only a handful of disjoint tiles; spectral statistics pool the pixels."""
     from msfdiff.evaluation.sets import SampleSet
 
     d = experiment.data
     cubes = _training_cubes(experiment, [*d.hsi, *d.eval_hsi])
+    stride = max(1, size // CROP_STRIDE_DIVISOR)
     tiles = [
         (i, r, c)
         for i, cube in enumerate(cubes)
-        for r in range(0, cube.data.shape[0] - size + 1, size)
-        for c in range(0, cube.data.shape[1] - size + 1, size)
+        for r in range(0, cube.data.shape[0] - size + 1, stride)
+        for c in range(0, cube.data.shape[1] - size + 1, stride)
     ]
     if len(tiles) < 2:
         raise DataFormatError(
-            f"{cubes[0].source}: the HSIs hold {len(tiles)} tile(s) of {size}x{size}; "
+            f"{cubes[0].source}: the HSIs hold {len(tiles)} crop(s) of {size}x{size}; "
             "the spectral reference needs at least 2"
         )
     rng = np.random.default_rng(seed)
@@ -122,8 +127,23 @@ def real_hsi_crops(experiment: ExperimentConfig, *, size: int, n: int, seed: int
         np.asarray(cubes[i].data[r : r + size, c : c + size], dtype=np.float32)
         for i, r, c in (tiles[j] for j in chosen)
     ]
-    name = f"real HSI crops ({len(images)} of {size}x{size})"
+    name = f"real HSI crops ({len(images)} of {size}x{size}, stride {stride})"
     return SampleSet(images, "hsi", cubes[0].wavelengths_nm, name)
+
+
+def held_out_reconstruction(generator: Generator, experiment: ExperimentConfig) -> dict | None:
+    """Paper Fig. 7: a generator with its own autoencoder (``reconstruct``) rebuilds the
+    held-out HSIs, to set beside the scene-based unmixer's reconstruction of them."""
+    from msfdiff.evaluation.reconstruction import reconstruction_metrics
+
+    reconstruct = getattr(generator, "reconstruct", None)
+    if reconstruct is None or not experiment.data.eval_hsi:
+        return None
+    found = [
+        reconstruction_metrics(reconstruct(np.asarray(c.data, dtype=np.float32)[None])[0], c.data)
+        for c in _training_cubes(experiment, experiment.data.eval_hsi)
+    ]
+    return {key: float(np.mean([f[key] for f in found])) for key in ("psnr", "sad_deg")}
 
 
 def sample_maps(

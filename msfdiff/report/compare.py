@@ -57,8 +57,9 @@ def table(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]
         cells = [result["name"], str(result["k"])]
         cells += [_cell(metrics.get(key), fmt) for key, _, fmt in COLUMNS]
         unmixer = result.get("unmixer", {})
+        own = training.get("held_out_reconstruction")
         cells += [
-            _unmixer_cell(unmixer),
+            _unmixer_cell(unmixer) + (f"; own AE {_unmixer_cell(own)}" if own else ""),
             _cell({"value": unmixer.get("endmember_tv")}, ".4f"),
             _count(training.get("parameters")),
             _count(training.get("training_steps")),
@@ -81,8 +82,9 @@ def reference_notes(summary: dict[str, Any]) -> list[str]:
         f"edges and spread against the maps of {photos}"
         + ("; FID, KID, precision and recall against those photos." if config["fid"] else "."),
         "Rows that output HSIs are scored on their FCLS abundances on the same endmembers.",
-        "Unmixer PSNR / SAD: the row's unmixer on the held-out HSIs (data.eval_hsi); endmember "
-        "TV: mean |difference| of its endmembers between neighbouring bands.",
+        "Unmixer PSNR / SAD: the row's unmixer on the held-out HSIs (data.eval_hsi), and a "
+        "row's own autoencoder on them where it has one (Fig. 7); endmember TV: mean "
+        "|difference| of its endmembers between neighbouring bands.",
     ]
 
 
