@@ -66,6 +66,9 @@ def compare(
     force: bool = typer.Option(
         False, "--force", help="Start afresh where the directory holds a different comparison."
     ),
+    rescore: bool = typer.Option(
+        False, "--rescore", help="Score finished rows again from their samples (no retraining)."
+    ),
 ) -> None:
     """Baselines and ablations side by side (paper Tables 4-5): train or reuse each row,
     sample, score, and write compare.md, compare.json and compare_figure.png."""
@@ -73,6 +76,6 @@ def compare(
 
     comparison, _ = load_compare(config)
     folder = out or Path("runs") / comparison.name
-    table = run_comparison(config, folder, force=force, log=log, bar=_bar)
+    table = run_comparison(config, folder, force=force, rescore=rescore, log=log, bar=_bar)
     console.print(table.read_text())
     console.print(f"comparison directory: {folder}")

@@ -164,6 +164,8 @@ class Comparison:
     log: Log = no_log
     bar: BarFactory = no_bar
     force: bool = False
+    rescore: bool = False
+    """Score finished rows again from their samples (after the metrics or references changed)."""
     layout: CompareLayout = field(init=False)
     _cache: dict[str, Any] = field(default_factory=dict, init=False)
 
@@ -178,6 +180,9 @@ class Comparison:
         results = []
         for row in self.config.rows:
             result_path = self.layout.row_result(row.slug)
+            if result_path.is_file() and self.rescore:
+                results.append(self._rescore(row, json.loads(result_path.read_text())))
+                continue
             if result_path.is_file():
                 self.log(f"[{row.name}] finished earlier, kept")
                 results.append(json.loads(result_path.read_text()))
@@ -388,6 +393,20 @@ class Comparison:
             found |= {k: v for k, v in generative.metrics.items() if k in GENERATIVE}
         return {"sets": sets, **{name: _plain(entry) for name, entry in found.items()}}
 
+    def _rescore(self, row: RowConfig, result: dict[str, Any]) -> dict[str, Any]:
+        from msfdiff.generator import load_generator
+        from msfdiff.unmixing import load_unmixer
+
+        self.log(f"[{row.name}] finished earlier, scoring its samples again")
+        unmixer_run = self.prepare_unmixer(row)
+        source = row if row.model_of is None else self._row_named(row.model_of)
+        generator = load_generator(self.layout.row_generator(source.slug))
+        samples = self.layout.row_samples(row.slug)
+        unmixer = load_unmixer(unmixer_run)
+        result["metrics"] = self._score(row, generator, unmixer, unmixer_run, samples)
+        write_json(self.layout.row_result(row.slug), result)
+        return result
+
     def _train(
         self, row: RowConfig, unmixer_run: Path, unmixer: Any
     ) -> tuple[Generator, dict[str, Any]]:
@@ -493,11 +512,15 @@ def run_comparison(
     out: str | Path,
     *,
     force: bool = False,
+    rescore: bool = False,
     log: Log = no_log,
     bar: BarFactory = no_bar,
 ) -> Path:
-    """Run the comparison of ``path`` in ``out``; returns the path of ``compare.md``."""
+    """Run the comparison of ``path`` in ``out``; returns the path of ``compare.md``.
+    ``rescore`` scores finished rows again from their samples (nothing is retrained)."""
     config, experiment = load_compare(path)
-    comparison = Comparison(config, experiment, Path(out), log=log, bar=bar, force=force)
+    comparison = Comparison(
+        config, experiment, Path(out), log=log, bar=bar, force=force, rescore=rescore
+    )
     comparison.run()
     return comparison.layout.table_md

@@ -153,6 +153,12 @@ def test_every_row_is_trained_sampled_scored_and_kept(tmp_path):
     run_comparison(path, out)
     assert MeanCube.fitted_on == []
 
+    # rescoring recomputes the metrics from the same samples: same numbers, nothing trained
+    before = json.loads(layout.row_result("mean-cube").read_text())["metrics"]
+    run_comparison(path, out, rescore=True)
+    assert json.loads(layout.row_result("mean-cube").read_text())["metrics"] == before
+    assert MeanCube.fitted_on == []
+
     # a row can be added; the others are kept
     path = _config(tmp_path, [*ROWS, {"name": "photo", "generator": "photo"}])
     assert "| photo |" in run_comparison(path, out).read_text()
