@@ -76,11 +76,11 @@ def draw_figure(
         mean, std = _spectrum_stats(images)
         ax = line[-1]
         ax.fill_between(x, real_mean - real_std, real_mean + real_std, color="0.8")
-        ax.plot(x, real_mean, color="0.3", lw=1, label="real")
-        ax.plot(x, mean, color="C3", lw=1, label=name)
+        ax.plot(x, real_mean, color="0.3", lw=1, label="real HSI crops")
+        ax.plot(x, mean, color="C3", lw=1, label="this row")
         ax.fill_between(x, mean - std, mean + std, color="C3", alpha=0.2)
         ax.tick_params(labelsize=7)
-    axes[0, -1].legend(fontsize=7)
+    axes[min(1, len(rows) - 1), -1].legend(fontsize=7)
     save_figure(fig, layout.figure)
 
 
