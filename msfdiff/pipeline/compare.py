@@ -395,6 +395,7 @@ class Comparison:
 
     def _rescore(self, row: RowConfig, result: dict[str, Any]) -> dict[str, Any]:
         from msfdiff.generator import load_generator
+        from msfdiff.pipeline.compare_data import held_out_reconstruction
         from msfdiff.unmixing import load_unmixer
 
         self.log(f"[{row.name}] finished earlier, scoring its samples again")
@@ -404,6 +405,9 @@ class Comparison:
         samples = self.layout.row_samples(row.slug)
         unmixer = load_unmixer(unmixer_run)
         result["metrics"] = self._score(row, generator, unmixer, unmixer_run, samples)
+        own = held_out_reconstruction(generator, self.experiment)
+        if own is not None and row.model_of is None:
+            result["training"]["held_out_reconstruction"] = own
         write_json(self.layout.row_result(row.slug), result)
         return result
 

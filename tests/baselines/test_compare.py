@@ -198,3 +198,13 @@ def test_cli_names_the_bad_row_in_one_line(tmp_path):
     assert result.returncode == 1
     assert "unknown generator 'gmmm'" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("name", ["remote_sensing_cpu", "natural_cpu", "remote_sensing_paper_gpu"])
+def test_shipped_comparisons_load(name, monkeypatch, tmp_path):
+    """Every row of the shipped configs names an importable generator and valid settings."""
+    monkeypatch.setenv("MSFDIFF_DATA", str(tmp_path))  # paths are expanded, not read, at load
+    config, experiment = load_compare(Path(__file__).parents[2] / f"configs/compare_{name}.yaml")
+    assert len(config.rows) >= 14 and experiment.data.hsi
+    kinds = {row.generator for row in config.rows if row.model_of is None}
+    assert {"msf-diff", "photo", "gmm", "mst++", "vae", "gan", "cube-diffusion"} <= kinds
