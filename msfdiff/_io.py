@@ -90,3 +90,17 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def claim_folder(root: Path, record: Path, text: str, *, force: bool, what: str) -> None:
+    """Make ``root`` the folder of the settings ``text`` (kept in ``record``): a folder that
+    records other settings is refused unless ``force``, which empties it first. ``what``
+    names the kind of run in the error."""
+    if record.is_file() and record.read_text() != text:
+        if not force:
+            raise OutputExistsError(
+                f"{root}: holds a {what} with other settings; pass --force to start afresh"
+            )
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    record.write_text(text)

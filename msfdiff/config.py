@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,17 @@ def to_dict(obj: Any) -> dict[str, Any]:
 def load_yaml(cls: type[T], path: str | Path) -> T:
     """Read a YAML file into ``cls``."""
     return from_dict(cls, read_yaml_mapping(path), where=str(path))
+
+
+def merge_overrides(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested dict update (changes win), as YAML overrides combine."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_overrides(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:

@@ -22,6 +22,14 @@ folder per unmixer variant and one folder per row::
     CMP/rows/<row>/                 row.json, generator/, samples/, evaluation/ (metrics.json)
     CMP/compare.json, compare.md    the table; compare_figure.png the side-by-side figure
 
+A downstream directory (``msfdiff downstream``, :class:`DownstreamLayout`)::
+
+    DS/config.json                  the settings (a different one needs --force)
+    DS/split.npz, split.png         training / test centres, the split drawn on the scene
+    DS/chain/{unmixer,diffusion}/   the msfdiff chain trained on the training patches
+    DS/results/<condition>/<classifier>_seed<s>.json   one classifier run's scores
+    DS/downstream.json, downstream.md, *.png, report.html   the table and its pictures
+
 Inside a samples folder sample ``i`` is ``sample_{i:04d}<suffix>``; its abundance map
 (``*_abundance.npy``) is written last, so its presence marks the sample complete. Guided
 samples keep the maps they started from in ``guidance_sources.npy``. The formats
@@ -185,6 +193,61 @@ class CompareLayout:
     @property
     def figure(self) -> Path:
         return self.root / "compare_figure.png"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+
+@dataclass(frozen=True)
+class DownstreamLayout:
+    """Paths of one downstream directory (``msfdiff downstream``): the split, the chain's
+    models, one result file per (condition, classifier, seed), the table and the report."""
+
+    root: Path
+
+    def __init__(self, root: str | os.PathLike):
+        object.__setattr__(self, "root", Path(root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def split(self) -> Path:
+        return self.root / "split.npz"
+
+    @property
+    def chain(self) -> Path:
+        return self.root / "chain"
+
+    def result(self, condition: str, classifier: str, seed: int) -> Path:
+        """One classifier's scores, written last: its presence marks that run finished."""
+        return self.root / "results" / condition / f"{classifier}_seed{seed}.json"
+
+    def spectra(self, condition: str) -> Path:
+        """Mean spectrum per class of what the condition adds (first seed), for the figure."""
+        return self.root / "spectra" / f"{condition}.npy"
+
+    @property
+    def table_json(self) -> Path:
+        return self.root / "downstream.json"
+
+    @property
+    def table_md(self) -> Path:
+        return self.root / "downstream.md"
+
+    @property
+    def figure(self) -> Path:
+        return self.root / "downstream_scores.png"
+
+    @property
+    def split_figure(self) -> Path:
+        return self.root / "split.png"
+
+    @property
+    def spectra_figure(self) -> Path:
+        return self.root / "class_spectra.png"
 
     @property
     def report(self) -> Path:

@@ -70,3 +70,32 @@ def write_experiment_data(folder: Path, *, size: int = 16, k: int = 2) -> dict:
         "scale": MAT_SCALE,
         "wavelengths": "400:700:31",
     }
+
+
+def labelled_scene(
+    *, size: int = 40, n_classes: int = 3, stripe: int = 8, seed: int = 0
+) -> tuple[HyperCube, np.ndarray, np.ndarray]:
+    """Return (cube, labels (size, size) 0..n_classes, endmembers (n_classes, n_bands)).
+
+    Diagonal fields of classes 1..n_classes (a row of unlabelled pixels between them, as in
+    Salinas-A); in class c's field endmember c has abundance 0.6-0.9, varying smoothly, and
+    the others share the rest, so each class has its own mean spectrum and texture.
+    """
+    cube, endmembers, _ = known_scene(size=size, k=n_classes, seed=seed)
+    rng = np.random.default_rng(seed)
+    rows, cols = np.indices((size, size))
+    band = (rows + cols) // stripe
+    labels = (band % n_classes + 1).astype(np.int64)
+    labels[(rows + cols) % stripe == 0] = 0
+    dominant = 0.75 + 0.15 * np.tanh(gaussian_filter(rng.normal(size=(size, size)), 2) * 4)
+    rest = rng.dirichlet(np.ones(n_classes - 1), size=(size, size))
+    abundances = np.zeros((size, size, n_classes), dtype=np.float32)
+    for c in range(n_classes):
+        here = band % n_classes == c
+        others = [j for j in range(n_classes) if j != c]
+        abundances[here, c] = dominant[here]
+        for i, j in enumerate(others):
+            abundances[..., j][here] = (1 - dominant[here]) * rest[here][:, i]
+    data = abundances @ endmembers + rng.normal(0, 0.003, (size, size, len(endmembers[0])))
+    cube = HyperCube(np.clip(data, 0, None).astype(np.float32), cube.wavelengths_nm, "<labelled>")
+    return cube, labels, endmembers

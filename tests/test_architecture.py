@@ -24,6 +24,7 @@ LAYERS = [
     ("evaluation", ["evaluation"]),
     ("report", ["report"]),
     ("pipeline", ["pipeline"]),
+    ("downstream", ["downstream"]),
     ("api", ["__init__", "__main__"]),
     ("cli", ["cli"]),
 ]

@@ -1,4 +1,5 @@
-"""``msfdiff run CONFIG`` and ``msfdiff demo``: the whole pipeline in one command."""
+"""``msfdiff run CONFIG`` and ``msfdiff demo`` (the whole pipeline in one command), ``msfdiff
+compare`` and ``msfdiff downstream`` (the experiments built on it)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import typer
 
 from msfdiff.cli._common import ProgressBar, console, log
-from msfdiff.layout import RunLayout
+from msfdiff.layout import DownstreamLayout, RunLayout
 
 
 def _bar(description: str, unit: str) -> ProgressBar:
@@ -18,6 +19,7 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("demo")(demo)
     app.command("compare")(compare)
+    app.command("downstream")(downstream)
 
 
 def run(
@@ -79,3 +81,20 @@ def compare(
     table = run_comparison(config, folder, force=force, rescore=rescore, log=log, bar=_bar)
     console.print(table.read_text())
     console.print(f"comparison directory: {folder}")
+
+
+def downstream(
+    config: Path = typer.Argument(..., help="Downstream YAML (see configs/downstream_*.yaml)."),
+    out: Path | None = typer.Option(None, "--out", help="Directory (default: runs/<name>)."),
+    force: bool = typer.Option(
+        False, "--force", help="Start afresh where the directory holds other settings."
+    ),
+) -> None:
+    """Does msfdiff data help a classifier more than augmentation? (paper Tables 6-7): split a
+    labelled scene without leaks, train the chain on the training patches, train classifiers
+    per condition and seed, and write downstream.md, downstream.json and report.html."""
+    from msfdiff.downstream.run import run_downstream
+
+    folder, _ = run_downstream(config, out, force=force, log=log, bar=_bar)
+    console.print(DownstreamLayout(folder).table_md.read_text())
+    console.print(f"downstream directory: {folder}  (open {DownstreamLayout(folder).report})")

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from msfdiff._io import write_json
-from msfdiff.config import from_dict, read_yaml_mapping, to_dict
+from msfdiff._io import claim_folder, write_json
+from msfdiff.config import from_dict, merge_overrides, read_yaml_mapping, to_dict
 from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
 from msfdiff.generator import Generator, SamplingSettings
 from msfdiff.layout import CompareLayout
@@ -200,16 +200,8 @@ class Comparison:
         by one, so rows can be added): a different one needs ``--force``."""
         shared = {k: v for k, v in to_dict(self.config).items() if k not in ("rows", "name")}
         text = json.dumps(shared, sort_keys=True, indent=1)
-        path = self.layout.config
-        if path.is_file() and path.read_text() != text:
-            if not self.force:
-                raise OutputExistsError(
-                    f"{self.root}: holds a comparison with other settings (data, budget, count, "
-                    "seed or references); pass --force to start afresh"
-                )
-            shutil.rmtree(self.root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        what = "comparison (data, budget, count, seed or references differ)"
+        claim_folder(self.root, self.layout.config, text, force=self.force, what=what)
 
     def _split_photos(self) -> None:
         """Copy the photo collection into ``train`` and ``held_out`` folders (kept labels)."""
@@ -489,26 +481,17 @@ def with_budget(
     params = dict(params)
     if issubclass(cls, AbundanceDiffusion | LatentDiffusion):
         diffusion = experiment.diffusion
-        overrides = _merge(diffusion.overrides, params.pop("overrides", {}))
-        overrides = _merge(overrides, {"training": {"max_steps": steps}})
+        overrides = merge_overrides(diffusion.overrides, params.pop("overrides", {}))
+        overrides = merge_overrides(overrides, {"training": {"max_steps": steps}})
         defaults = {"preset": diffusion.preset, "conditional": diffusion.conditional}
         if issubclass(cls, LatentDiffusion):  # its autoencoder gets the same budget
-            defaults["autoencoder"] = _merge(params.pop("autoencoder", {}), {"max_steps": steps})
+            defaults["autoencoder"] = merge_overrides(
+                params.pop("autoencoder", {}), {"max_steps": steps}
+            )
         return {**defaults, **params, "overrides": overrides}
     if issubclass(cls, TorchGenerator):
         return {**params, "max_steps": steps}
     return params
-
-
-def _merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """Nested dict update (changes win), as YAML overrides combine."""
-    merged = dict(base)
-    for key, value in changes.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def run_comparison(

@@ -1,0 +1,266 @@
+"""The msfdiff chain on a split's training patches: unmix, learn the maps per class, fuse.
+
+Only what a classifier may train on enters. The unmixer learns from the training blocks grown
+by the ``P // 2`` pixels their patches reach; the abundance diffusion model from the maps of
+the training patches, each inferred from the patch alone, labelled by its centre pixel's
+class. A labelled scene has no photos, so the photo modality of MSF-Diff is the scene's own
+colour view: the encoder's RGB-like input is rendered from the scene's bands by the unmixer's
+band selection, exactly as for the HSIs of the main pipeline (docs/downstream.md).
+
+The U-Net samples maps whose side is a multiple of ``2 ** (levels - 1)``; patches (odd ``P``)
+are mirrored out to the next such size ``M`` for training and cropped back after sampling,
+so the model sees nothing outside the patches.
+
+Three generation modes, one per way msfdiff makes new maps:
+
+- ``conditional``: class-conditional sampling from noise;
+- ``variations``: the class's real training maps, partly noised and denoised in their class
+  (SDEdit, ``variation_strength``);
+- ``collage``: Voronoi collages of the class's training maps with their seams regenerated
+  (the crop of each cell keeps its position, so the centre pixel still comes from a patch of
+  that class).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from msfdiff.config import merge_overrides
+from msfdiff.data.cube import HyperCube
+from msfdiff.data.maps import MapDataset
+from msfdiff.downstream.split import Split
+from msfdiff.errors import ConfigError, DegenerateModelError, NotFittedError
+from msfdiff.pipeline.stages import BarFactory, no_bar
+from msfdiff.progress import Log, no_log
+
+MODES = ("conditional", "variations", "collage")
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """The chain's settings (CPU-sized defaults).
+
+    ``unmixer_overrides`` / ``diffusion_overrides`` change the presets as the experiment YAML
+    does; ``unmixer_steps`` and ``diffusion_steps`` are the training budgets. ``noise`` adds the
+    unmixer's per-band residual noise to fused patches (the paper's Eq. 5).
+    """
+
+    n_endmembers: int = 6
+    unmixer_preset: str = "cpu"
+    unmixer_steps: int = 800
+    unmixer_overrides: dict[str, Any] = field(default_factory=dict)
+    diffusion_preset: str = "cpu"
+    diffusion_steps: int = 1500
+    diffusion_overrides: dict[str, Any] = field(
+        default_factory=lambda: {"training": {"batch_size": 32}}
+    )
+    sampler: str = "dpmsolver++"
+    sampling_steps: int = 20
+    variation_strength: float = 0.5
+    noise: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n_endmembers < 2 or self.unmixer_steps < 1 or self.diffusion_steps < 1:
+            raise ConfigError("chain: need n_endmembers >= 2 and positive step budgets")
+        if not 0.0 < self.variation_strength <= 1.0:
+            raise ConfigError(
+                f"chain.variation_strength must lie in (0, 1], got {self.variation_strength}"
+            )
+
+
+class PatchSynthesizer:
+    """Train the chain on one split and make labelled synthetic patches (n, P, P, C).
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    unmixer_ : SceneUnmixer
+    generator_ : AbundanceDiffusion
+        Class-conditional; its classes are the scene's class names with training patches.
+    train_maps_ : ndarray of shape (n_train, M, M, k)
+        The training patches' abundances, mirrored out to the sampled size ``M``.
+    train_names_ : list of str
+        Class name of each training map.
+    """
+
+    def __init__(self, config: ChainConfig | None = None, *, seed: int = 0) -> None:
+        self.config = config
+        self.seed = seed
+
+    # -- training -------------------------------------------------------------
+
+    def fit(
+        self,
+        data: np.ndarray,
+        wavelengths_nm: np.ndarray | None,
+        split: Split,
+        class_names: Sequence[str],
+        folder: str | Path,
+        *,
+        log: Log = no_log,
+        bar: BarFactory = no_bar,
+    ) -> PatchSynthesizer:
+        """Train (or resume) in ``folder``: ``unmixer/`` and ``diffusion/``.
+
+        Raises :class:`~msfdiff.errors.DegenerateModelError` when the unmixer collapses
+        (an endmember unused); the message says which, and nothing is generated from it.
+        """
+        from msfdiff.diffusion.generator import AbundanceDiffusion
+        from msfdiff.unmixing.estimator import SceneUnmixer, is_saved_unmixer
+
+        config = self.config or ChainConfig()
+        folder = Path(folder)
+        self.patch_size_ = split.patch_size
+        self.class_names_ = list(class_names)
+        unmixer_dir = folder / "unmixer"
+        if is_saved_unmixer(unmixer_dir):
+            self.unmixer_ = SceneUnmixer.load(unmixer_dir)
+            log(f"chain: unmixer loaded from {unmixer_dir}")
+        else:
+            cubes = training_cubes(data, wavelengths_nm, split)
+            unmixer = SceneUnmixer(
+                config.n_endmembers,
+                preset=config.unmixer_preset,
+                overrides={**config.unmixer_overrides, "steps": config.unmixer_steps},
+                random_state=self.seed,
+            )
+            log(f"chain: unmixing {len(cubes)} training blocks, k={config.n_endmembers}")
+            with bar("chain: unmixer", "step") as progress:
+                unmixer.fit(
+                    cubes,
+                    checkpoint_dir=folder / "unmixer_checkpoints",
+                    resume=True,
+                    progress=progress,
+                    log=log,
+                )
+            unmixer.save(unmixer_dir)
+            self.unmixer_ = unmixer
+
+        patches = np.asarray(split.patches(data, "train"))
+        maps = self.unmixer_.transform(patches)
+        self.size_ = sampled_size(split.patch_size, config.diffusion_preset)
+        self.train_maps_ = mirror_out(maps, self.size_)
+        self.train_names_ = [self.class_names_[i] for i in split.train_labels]
+        dataset = MapDataset(self.train_maps_, self.train_names_, name="training patch maps")
+        overrides = merge_overrides(
+            config.diffusion_overrides,
+            {"image_size": self.size_, "training": {"max_steps": config.diffusion_steps,
+                                                    "crop_size": None}},
+        )  # fmt: skip
+        generator = AbundanceDiffusion(
+            config.diffusion_preset, conditional=True, overrides=overrides
+        )
+        log(f"chain: diffusion on {len(dataset)} maps of {self.size_}x{self.size_}")
+        with bar("chain: diffusion", "step") as progress:
+            generator.fit(dataset, folder / "diffusion", resume=True, progress=progress, log=log)
+        self.generator_ = generator
+        self.config_ = config
+        return self
+
+    # -- generation -----------------------------------------------------------
+
+    def generate(
+        self, counts: Sequence[int] | np.ndarray, mode: str, *, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``counts[c]`` fused patches of each class ``c`` (0-based), made in ``mode``.
+
+        Returns patches (n, P, P, C) float32 and their class indices (n,), grouped by class.
+        Class ``c`` draws with seed ``(seed, c)``, so one class's count leaves another's
+        samples alone. A class without training patches gets none.
+        """
+        from msfdiff.diffusion.collage import make_collages
+        from msfdiff.fusion import fuse
+        from msfdiff.generator import Guidance
+
+        if not hasattr(self, "generator_"):
+            raise NotFittedError("PatchSynthesizer: call fit first")
+        if mode not in MODES:
+            raise ConfigError(f"unknown generation mode {mode!r}; use one of {', '.join(MODES)}")
+        config, unmixer = self.config_, self.unmixer_
+        options = {"sampler": config.sampler, "steps": config.sampling_steps}
+        made, labels = [], []
+        for c, count in enumerate(np.asarray(counts, dtype=np.int64)):
+            name = self.class_names_[c]
+            members = [i for i, n in enumerate(self.train_names_) if n == name]
+            if count <= 0 or not members:
+                continue
+            class_seed = int(np.random.SeedSequence([seed, c]).generate_state(1)[0] >> 1)
+            sources = self.train_maps_[members]
+            guidance = None
+            if mode == "variations":
+                guidance = Guidance(
+                    sources, strength=config.variation_strength, labels=[name] * len(members)
+                )
+            elif mode == "collage":
+                guidance = make_collages(
+                    sources, int(count), labels=[name] * len(members), seed=class_seed
+                )
+            maps = self.generator_.generate(
+                int(count), seed=class_seed, class_name=name, guidance=guidance, **options
+            )
+            maps = crop_back(maps, self.patch_size_)
+            noise = unmixer.noise_std_ if config.noise else None
+            made.append(fuse(unmixer.endmembers_, maps, noise_std=noise, rng=class_seed))
+            labels.append(np.full(int(count), c, dtype=np.int64))
+        if not made:
+            bands = len(unmixer.endmembers_[0])
+            return np.zeros((0, self.patch_size_, self.patch_size_, bands), np.float32), np.zeros(
+                0, np.int64
+            )
+        return np.concatenate(made).astype(np.float32), np.concatenate(labels)
+
+    def settings(self) -> dict[str, Any]:
+        """The chain's config as a plain dict (for the run's record)."""
+        return dataclasses.asdict(self.config or ChainConfig())
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def training_cubes(
+    data: np.ndarray, wavelengths_nm: np.ndarray | None, split: Split
+) -> list[HyperCube]:
+    """One cube per training block, grown by the ``P // 2`` pixels its patches reach."""
+    region, size, half = split.train_region, split.block_size, split.patch_size // 2
+    height, width = region.shape
+    cubes = []
+    for top in range(0, height, size):
+        for left in range(0, width, size):
+            if not region[top, left]:
+                continue
+            rows = slice(max(top - half, 0), min(top + size + half, height))
+            cols = slice(max(left - half, 0), min(left + size + half, width))
+            cubes.append(HyperCube(np.ascontiguousarray(data[rows, cols]), wavelengths_nm))
+    if not cubes:
+        raise DegenerateModelError("the split has no training block to unmix")
+    return cubes
+
+
+def sampled_size(patch_size: int, diffusion_preset: str) -> int:
+    """The smallest map side >= ``patch_size`` the preset's U-Net can sample."""
+    from msfdiff.diffusion.config import diffusion_config
+
+    levels = len(diffusion_config(diffusion_preset).unet.block_out_channels)
+    factor = 2 ** (levels - 1)
+    return factor * math.ceil(patch_size / factor)
+
+
+def mirror_out(maps: np.ndarray, size: int) -> np.ndarray:
+    """(n, P, P, k) -> (n, size, size, k), mirrored at the borders (numpy ``reflect``)."""
+    extra = size - maps.shape[1]
+    before, after = extra // 2, extra - extra // 2
+    if after >= maps.shape[1]:
+        raise ConfigError(f"patches of {maps.shape[1]} px cannot be mirrored out to {size} px")
+    return np.pad(maps, ((0, 0), (before, after), (before, after), (0, 0)), "reflect")
+
+
+def crop_back(maps: np.ndarray, patch_size: int) -> np.ndarray:
+    """The inverse of :func:`mirror_out`: the centre ``patch_size`` px."""
+    before = (maps.shape[1] - patch_size) // 2
+    return maps[:, before : before + patch_size, before : before + patch_size]
