@@ -48,7 +48,8 @@ class ChainConfig:
     """The chain's settings (CPU-sized defaults).
 
     ``unmixer_overrides`` / ``diffusion_overrides`` change the presets as the experiment YAML
-    does; ``unmixer_steps`` and ``diffusion_steps`` are the training budgets. ``noise`` adds the
+    does; ``unmixer_steps`` and ``diffusion_steps`` are the training budgets; ``batch_size``
+    maps are sampled at once (small maps: large batches). ``noise`` adds the
     unmixer's per-band residual noise to fused patches (the paper's Eq. 5).
     """
 
@@ -63,6 +64,7 @@ class ChainConfig:
     )
     sampler: str = "dpmsolver++"
     sampling_steps: int = 20
+    batch_size: int = 64
     variation_strength: float = 0.5
     noise: bool = True
 
@@ -183,7 +185,11 @@ class PatchSynthesizer:
         if mode not in MODES:
             raise ConfigError(f"unknown generation mode {mode!r}; use one of {', '.join(MODES)}")
         config, unmixer = self.config_, self.unmixer_
-        options = {"sampler": config.sampler, "steps": config.sampling_steps}
+        options = {
+            "sampler": config.sampler,
+            "steps": config.sampling_steps,
+            "batch_size": config.batch_size,
+        }
         made, labels = [], []
         for c, count in enumerate(np.asarray(counts, dtype=np.int64)):
             name = self.class_names_[c]
