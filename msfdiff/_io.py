@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from msfdiff.errors import OutputExistsError
+from msfdiff.errors import OutputExistsError, OutputSpaceError
 
 
 def check_new(path: str | os.PathLike, *, force: bool = False) -> Path:
@@ -104,3 +104,33 @@ def claim_folder(root: Path, record: Path, text: str, *, force: bool, what: str)
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     record.write_text(text)
+
+
+SPACE_MARGIN = 64 * 2**20
+"""Bytes left free beyond an estimate: logs, previews, the file system's own needs."""
+
+
+def check_room(folder: str | os.PathLike, need: int, *, what: str) -> None:
+    """Fail before long work, not in the middle of it: ``folder`` (or the nearest existing
+    folder above it, where it will be created) must be writable and have ``need`` bytes free
+    plus :data:`SPACE_MARGIN`. ``what`` says what will be written, for the message."""
+    folder = Path(folder).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputSpaceError(
+            f"{existing}: not a writable folder, so {what} cannot go in {folder}"
+        )
+    free = shutil.disk_usage(existing).free
+    if free < need + SPACE_MARGIN:
+        raise OutputSpaceError(
+            f"{folder}: {what} need about {_size(need + SPACE_MARGIN)}, but only {_size(free)} "
+            "is free there; free some space or choose another output folder"
+        )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"

@@ -32,3 +32,7 @@ class OutputExistsError(MsfdiffError, FileExistsError):
 
 class DegenerateModelError(MsfdiffError, RuntimeError):
     """Training ended in a model that must not feed later stages (unused endmembers, NaN)."""
+
+
+class OutputSpaceError(MsfdiffError, OSError):
+    """An output folder cannot take what a command is about to write (no room, not writable)."""

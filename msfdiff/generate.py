@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from msfdiff._io import atomic_write, write_json
+from msfdiff._io import atomic_write, check_room, write_json
 from msfdiff.data.abundances import INDEX_NAME, load_abundance_dataset
 from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
 from msfdiff.fusion import completion_marker, fuse, write_sample
@@ -85,6 +85,7 @@ def generate_samples(
         "noise": settings.noise and fused,
         **(guidance.manifest() if guidance is not None else {}),
     }
+    check_room(out, n * _sample_bytes(request["size"], generator, unmixer), what=f"{n} samples")
     _prepare_out(out, manifest, force=force)
     if guidance is not None:  # what distance-to-source is measured against, later
         atomic_write(out / GUIDANCE_SOURCES, lambda p: np.save(p, guidance.sources))
@@ -147,6 +148,25 @@ def load_sources(
         infer_photo_abundances(unmixer, path, folder, size=size, n_previews=1, log=log)
         dataset = load_abundance_dataset(folder)
         return np.array(dataset.array, dtype=np.float32), dataset.labels
+
+
+PREVIEW_BYTES = 300 * 1024
+"""About what a sample's two preview PNGs take."""
+
+
+def _sample_bytes(
+    size: int | list[int] | None, generator: Generator, unmixer: SceneUnmixer | None
+) -> int:
+    """Bytes one sample writes: its float32 cube, its abundance map (fused) and previews
+    (previews only when the generator does not say its size before sampling)."""
+    if size is None:
+        return PREVIEW_BYTES
+    height, width = (size, size) if isinstance(size, int) else size
+    if generator.output_space == "abundances":
+        channels = np.shape(unmixer.endmembers_)[1] + generator.n_channels
+    else:
+        channels = generator.n_channels
+    return height * width * channels * 4 + PREVIEW_BYTES
 
 
 def _unmixer_digest(unmixer: SceneUnmixer) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from msfdiff._io import atomic_path, claim_folder, write_json
+from msfdiff._io import atomic_path, check_room, claim_folder, write_json
 from msfdiff.config import from_dict, read_yaml_mapping, to_dict
 from msfdiff.downstream.augment import augment_patches, counts_to_target
 from msfdiff.downstream.chain import MODES, ChainConfig, PatchSynthesizer
@@ -191,6 +191,7 @@ class DownstreamRun:
     def run(self) -> dict[str, Any]:
         config = self.config
         scene = load_scene(config.scene, self.base)  # a bad file fails before anything is written
+        check_room(self.root, 0, what="the downstream run's files")
         self._check_config_file()
         split = self.split(scene)
         chain = None

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from msfdiff._io import atomic_write, write_json
+from msfdiff._io import atomic_write, check_room, write_json
 from msfdiff.errors import ConfigError
 from msfdiff.layout import RunLayout
 from msfdiff.pipeline.config import ExperimentConfig, experiment_to_yaml
@@ -79,6 +79,7 @@ class Runner:
         for name, stage in self.stages.items():
             if only is None or name == only:
                 stage.requires(self.config)
+        check_room(self.layout.root, 0, what="the run's files")  # samples check their own size
         self.layout.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.layout.config, lambda p: p.write_text(experiment_to_yaml(self.config)))
         return {

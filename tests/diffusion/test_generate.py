@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from msfdiff.data.abundances import make_synthetic_abundances, write_abundance_dataset
-from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
+from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError, OutputSpaceError
 from msfdiff.fusion import fuse
 from msfdiff.generate import generate_samples, load_sources
 from msfdiff.generator import Generator, Guidance, SamplingSettings, load_generator
@@ -158,6 +158,28 @@ def test_requests_are_checked_before_out_is_touched(tmp_path, unmixer):
         SamplingSettings(sampler="euler")
     with pytest.raises(ConfigError, match="takes no option"):
         FixedMaps().generate(1, sampler="ddim")
+
+
+def test_no_room_for_the_samples_fails_before_out_is_touched(tmp_path, unmixer, monkeypatch):
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr("msfdiff._io.shutil.disk_usage", lambda p: usage._replace(free=100 << 20))
+    out = tmp_path / "out"
+    big = SamplingSettings(format="npy", noise=False, size=512)  # 5000 x (8 MiB + previews): 41 GiB
+    with pytest.raises(
+        OutputSpaceError, match=r"5000 samples need about 4\d\.\d GiB, but only 100\.0 MiB"
+    ):
+        generate_samples(FixedMaps(), out, unmixer=unmixer, n=5000, settings=big)
+    assert not out.exists()
+    generate_samples(FixedMaps(), out, unmixer=unmixer, n=1, settings=QUIET)  # 1 fits (with the margin)
+
+
+def test_an_output_folder_under_a_file_is_refused_before_any_work(tmp_path, unmixer):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputSpaceError, match="file.txt: not a writable folder"):
+        generate_samples(FixedMaps(), blocker / "out", unmixer=unmixer, n=1, settings=QUIET)
 
 
 def test_any_saved_generator_loads_without_registration(tmp_path):
