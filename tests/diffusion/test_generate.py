@@ -172,7 +172,8 @@ def test_no_room_for_the_samples_fails_before_out_is_touched(tmp_path, unmixer, 
     ):
         generate_samples(FixedMaps(), out, unmixer=unmixer, n=5000, settings=big)
     assert not out.exists()
-    generate_samples(FixedMaps(), out, unmixer=unmixer, n=1, settings=QUIET)  # 1 fits (with the margin)
+    # one sample fits (with the margin)
+    generate_samples(FixedMaps(), out, unmixer=unmixer, n=1, settings=QUIET)
 
 
 def test_an_output_folder_under_a_file_is_refused_before_any_work(tmp_path, unmixer):
