@@ -8,7 +8,7 @@ import json
 import pytest
 
 from msfdiff.config import from_dict
-from msfdiff.errors import ConfigError
+from msfdiff.errors import ConfigError, OutputSpaceError
 from msfdiff.pipeline.config import ExperimentConfig, load_experiment
 from msfdiff.pipeline.runner import Runner
 from msfdiff.pipeline.stages import STAGE_NAMES, STAGES
@@ -48,6 +48,15 @@ def test_second_run_skips_everything(experiment, tmp_path):
     assert calls == [] and set(outcome.values()) == {"skipped"}
     assert (run / "config.yaml").exists()
     assert json.loads((run / "stages" / "unmix.json").read_text())["status"] == "done"
+
+
+def test_a_run_folder_that_cannot_be_written_fails_before_any_stage(experiment, tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    calls: list = []
+    with pytest.raises(OutputSpaceError, match="file.txt: not a writable folder"):
+        Runner(experiment, blocker / "run", stages=recording(calls)).run()
+    assert calls == []
 
 
 def test_interrupted_stage_resumes_and_earlier_ones_skip(experiment, tmp_path):

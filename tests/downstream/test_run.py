@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from msfdiff.downstream.run import load_downstream, run_downstream
-from msfdiff.errors import ConfigError, OutputExistsError
+from msfdiff.errors import ConfigError, OutputExistsError, OutputSpaceError
 from msfdiff.layout import DownstreamLayout
 from tests.synthetic import labelled_scene
 
@@ -129,6 +129,18 @@ def test_cli_names_a_missing_scene_file_in_one_line(config_path, tmp_path):
     assert result.returncode != 0
     assert "missing.npy" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_no_room_fails_after_reading_the_scene_and_before_writing(
+    config_path, monkeypatch, tmp_path
+):
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr("msfdiff._io.shutil.disk_usage", lambda p: usage._replace(free=1 << 20))
+    with pytest.raises(OutputSpaceError, match="only 1.0 MiB is free"):
+        run_downstream(config_path, tmp_path / "full")
+    assert not (tmp_path / "full").exists()
 
 
 def test_shipped_downstream_configs_load():
