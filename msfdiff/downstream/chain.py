@@ -23,7 +23,6 @@ Three generation modes, one per way msfdiff makes new maps:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -146,7 +145,9 @@ class PatchSynthesizer:
 
         patches = np.asarray(split.patches(data, "train"))
         maps = self.unmixer_.transform(patches)
-        self.size_ = sampled_size(split.patch_size, config.diffusion_preset)
+        self.size_ = sampled_size(
+            split.patch_size, config.diffusion_preset, config.diffusion_overrides
+        )
         self.train_maps_ = mirror_out(maps, self.size_)
         self.train_names_ = [self.class_names_[i] for i in split.train_labels]
         dataset = MapDataset(self.train_maps_, self.train_names_, name="training patch maps")
@@ -221,10 +222,6 @@ class PatchSynthesizer:
             )
         return np.concatenate(made).astype(np.float32), np.concatenate(labels)
 
-    def settings(self) -> dict[str, Any]:
-        """The chain's config as a plain dict (for the run's record)."""
-        return dataclasses.asdict(self.config or ChainConfig())
-
 
 # ------------------------------------------------------------------------------ helpers
 
@@ -248,12 +245,14 @@ def training_cubes(
     return cubes
 
 
-def sampled_size(patch_size: int, diffusion_preset: str) -> int:
-    """The smallest map side >= ``patch_size`` the preset's U-Net can sample."""
+def sampled_size(
+    patch_size: int, diffusion_preset: str, overrides: dict[str, Any] | None = None
+) -> int:
+    """The smallest map side >= ``patch_size`` the U-Net (preset plus overrides) can sample."""
     from msfdiff.diffusion.config import diffusion_config
 
-    levels = len(diffusion_config(diffusion_preset).unet.block_out_channels)
-    factor = 2 ** (levels - 1)
+    unet = diffusion_config(diffusion_preset, overrides=overrides).unet
+    factor = 2 ** (len(unet.block_out_channels) - 1)
     return factor * math.ceil(patch_size / factor)
 
 

@@ -94,7 +94,8 @@ def test_the_unmixer_sees_only_training_blocks_and_their_patch_reach():
 
 def test_mirror_out_and_crop_back_round_trip(rng):
     maps = rng.random((4, 9, 9, 3)).astype(np.float32)
-    assert sampled_size(9, "cpu") == 16
+    assert sampled_size(9, "cpu") == 16  # four levels: multiples of 8
+    assert sampled_size(5, "cpu", SMALL_UNET) == 6  # two levels: multiples of 2
     out = mirror_out(maps, 16)
     assert out.shape == (4, 16, 16, 3)
     np.testing.assert_array_equal(crop_back(out, 9), maps)
