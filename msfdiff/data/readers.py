@@ -370,7 +370,7 @@ def _read_mat73(path: Path, key: str | None) -> _Stored:
     """MATLAB v7.3 is HDF5 with every axis reversed: h5py's (B, W, H) is MATLAB's (H, W, B)."""
     import h5py
 
-    with _reading(path, "MATLAB v7.3"), h5py.File(path, "r") as handle:
+    with _reading(path, "MATLAB v7.3", RuntimeError), h5py.File(path, "r") as handle:
         datasets = {
             name: item.shape[::-1]
             for name, item in handle.items()

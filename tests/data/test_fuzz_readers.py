@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.io
 import tifffile
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from spectral.io import envi
@@ -70,6 +70,7 @@ def _mutate(data: bytes, cut: float, flips: list[tuple[float, int]]) -> bytes:
     cut=st.floats(0.0, 1.0),
     flips=st.lists(st.tuples(st.floats(0.0, 1.0), st.integers(0, 255)), max_size=8),
 )
+@example(cut=1.0, flips=[(0.28125, 1)])  # once broke HDF5 link iteration (h5py RuntimeError)
 def test_damaged_files_fail_with_one_line_errors(kind, cut, flips, tmp_path_factory):
     folder = tmp_path_factory.mktemp(kind)
     path = _write(kind, folder)
