@@ -65,7 +65,7 @@ def write_outputs(
     atomic_write(layout.table_md, lambda p: p.write_text(markdown(summary)))
     draw_scores(layout, summary)
     draw_split(layout, scene, split)
-    draw_class_spectra(layout, scene, split, config["conditions"])
+    draw_class_spectra(layout, scene, config["conditions"])
     write_downstream_report(layout.root, force=True)
     log(f"downstream: {layout.table_md}, {layout.report}")
     return summary
@@ -111,13 +111,9 @@ def draw_split(layout: DownstreamLayout, scene: LabelledScene, split: Split) -> 
 
 
 def draw_class_spectra(
-    layout: DownstreamLayout, scene: LabelledScene, split: Split, conditions: list[str]
+    layout: DownstreamLayout, scene: LabelledScene, conditions: list[str]
 ) -> None:
     """Per class: the real training patches' mean centre spectrum and each condition's."""
-    train = split.patches(scene.data, "train")
-    real = layout.spectra("real")
-    if not real.is_file():
-        save_class_spectra(real, np.asarray(train), split.train_labels, split.n_classes)
     means = {c: np.load(layout.spectra(c)) for c in conditions if layout.spectra(c).is_file()}
     n = scene.n_classes
     cols = min(n, 4)

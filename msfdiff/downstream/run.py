@@ -206,6 +206,10 @@ class DownstreamRun:
                 bar=self.bar,
             )
         train = np.asarray(split.patches(scene.data, "train"))
+        if not self.layout.spectra("real").is_file():  # the figure's reference
+            save_class_spectra(
+                self.layout.spectra("real"), train, split.train_labels, split.n_classes
+            )
         test = split.patches(scene.data, "test")
         counts = counts_to_target(split.train_labels, split.n_classes, config.target_per_class)
         names = config.classifiers.names

@@ -6,6 +6,7 @@ once, for ``downstream.md`` and the HTML page alike."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ METRICS = (("overall_accuracy", "OA %"), ("average_accuracy", "AA %"), ("kappa",
 
 def _pm(entry: dict[str, float]) -> str:
     mean, std = entry["mean"], entry["std"]
-    return "–" if mean != mean else f"{100 * mean:.1f} ± {100 * std:.1f}"
+    return "–" if math.isnan(mean) else f"{100 * mean:.1f} ± {100 * std:.1f}"
 
 
 def table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -56,7 +57,7 @@ def per_class_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]
             values = [
                 r["per_class"][k]
                 for r in summary["runs"]
-                if r["condition"] == condition and r["per_class"][k] == r["per_class"][k]
+                if r["condition"] == condition and not math.isnan(r["per_class"][k])
             ]
             row.append(f"{100 * sum(values) / len(values):.1f}" if values else "–")
         rows.append(row)
