@@ -99,3 +99,25 @@ def labelled_scene(
     data = abundances @ endmembers + rng.normal(0, 0.003, (size, size, len(endmembers[0])))
     cube = HyperCube(np.clip(data, 0, None).astype(np.float32), cube.wavelengths_nm, "<labelled>")
     return cube, labels, endmembers
+
+
+def class_folders(
+    root: Path, *, n_per_class: int = 8, size: int = 12, n_classes: int = 3, seed: int = 0
+) -> np.ndarray:
+    """Write a scene-classification set ``root/class_<c>/<i>.npy`` (31 bands, 400-700 nm);
+    returns the endmembers (n_classes, 31).
+
+    In every image of class c endmember c covers 60 % of each pixel and a smooth random mix
+    of all endmembers the rest, so each class has its own mean spectrum and every image its
+    own texture.
+    """
+    _, endmembers, _ = known_scene(size=size, k=n_classes, seed=seed)
+    for c in range(n_classes):
+        folder = root / f"class_{c}"
+        folder.mkdir(parents=True)
+        for i in range(n_per_class):
+            _, _, mix = known_scene(size=size, k=n_classes, seed=seed + 1000 * c + i + 1)
+            abundances = 0.4 * mix
+            abundances[..., c] += 0.6
+            np.save(folder / f"{i}.npy", (abundances @ endmembers).astype(np.float32))
+    return endmembers

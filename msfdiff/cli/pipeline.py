@@ -91,8 +91,9 @@ def downstream(
     ),
 ) -> None:
     """Does msfdiff data help a classifier more than augmentation? (paper Tables 6-7): split a
-    labelled scene without leaks, train the chain on the training patches, train classifiers
-    per condition and seed, and write downstream.md, downstream.json and report.html."""
+    labelled scene (or a folder per class of HSIs) without leaks, train the chain on the
+    training part only, train classifiers per condition and seed, and write downstream.md,
+    downstream.json and report.html."""
     from msfdiff.downstream.run import run_downstream
 
     folder, _ = run_downstream(config, out, force=force, log=log, bar=_bar)

@@ -1,15 +1,16 @@
-"""The msfdiff chain on a split's training patches: unmix, learn the maps per class, fuse.
+"""The msfdiff chain on a task's training samples: unmix, learn the maps per class, fuse.
 
-Only what a classifier may train on enters. The unmixer learns from the training blocks grown
-by the ``P // 2`` pixels their patches reach; the abundance diffusion model from the maps of
-the training patches, each inferred from the patch alone, labelled by its centre pixel's
-class. A labelled scene has no photos, so the photo modality of MSF-Diff is the scene's own
-colour view: the encoder's RGB-like input is rendered from the scene's bands by the unmixer's
-band selection, exactly as for the HSIs of the main pipeline (docs/downstream.md).
+Only what a classifier may train on enters (:class:`~msfdiff.downstream.task.Task`): the
+unmixer learns from the task's unmixing cubes (training blocks plus their patches' reach, or
+training images); the abundance diffusion model from the maps of the training samples, each
+inferred from the sample alone, labelled by its class. Labelled data has no photos of its
+own, so the photo modality of MSF-Diff is the data's own colour view: the encoder's RGB-like
+input is rendered from the bands by the unmixer's band selection, exactly as for the HSIs of
+the main pipeline (docs/downstream.md).
 
-The U-Net samples maps whose side is a multiple of ``2 ** (levels - 1)``; patches (odd ``P``)
-are mirrored out to the next such size ``M`` for training and cropped back after sampling,
-so the model sees nothing outside the patches.
+The U-Net samples maps whose side is a multiple of ``2 ** (levels - 1)``; samples of another
+side ``S`` (odd patches) are mirrored out to the next such size ``M`` for training and
+cropped back after sampling, so the model sees nothing outside them.
 
 Three generation modes, one per way msfdiff makes new maps:
 
@@ -34,8 +35,7 @@ import numpy as np
 from msfdiff.config import merge_overrides
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.maps import MapDataset
-from msfdiff.downstream.split import Split
-from msfdiff.errors import ConfigError, DegenerateModelError, NotFittedError
+from msfdiff.errors import ConfigError, NotFittedError
 from msfdiff.pipeline.stages import BarFactory, no_bar
 from msfdiff.progress import Log, no_log
 
@@ -77,7 +77,7 @@ class ChainConfig:
 
 
 class PatchSynthesizer:
-    """Train the chain on one split and make labelled synthetic patches (n, P, P, C).
+    """Train the chain on one task and make labelled synthetic samples (n, S, S, C).
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -85,7 +85,7 @@ class PatchSynthesizer:
     generator_ : AbundanceDiffusion
         Class-conditional; its classes are the scene's class names with training patches.
     train_maps_ : ndarray of shape (n_train, M, M, k)
-        The training patches' abundances, mirrored out to the sampled size ``M``.
+        The training samples' abundances, mirrored out to the sampled size ``M``.
     train_names_ : list of str
         Class name of each training map.
     """
@@ -98,9 +98,9 @@ class PatchSynthesizer:
 
     def fit(
         self,
-        data: np.ndarray,
-        wavelengths_nm: np.ndarray | None,
-        split: Split,
+        cubes: Sequence[HyperCube],
+        samples: np.ndarray,
+        labels: np.ndarray,
         class_names: Sequence[str],
         folder: str | Path,
         *,
@@ -108,6 +108,9 @@ class PatchSynthesizer:
         bar: BarFactory = no_bar,
     ) -> PatchSynthesizer:
         """Train (or resume) in ``folder``: ``unmixer/`` and ``diffusion/``.
+
+        ``cubes`` are all the unmixer may learn from; ``samples`` (n, S, S, C) and their class
+        indices ``labels`` what the diffusion model learns, as abundance maps.
 
         Raises :class:`~msfdiff.errors.DegenerateModelError` when the unmixer collapses
         (an endmember unused); the message says which, and nothing is generated from it.
@@ -117,24 +120,23 @@ class PatchSynthesizer:
 
         config = self.config or ChainConfig()
         folder = Path(folder)
-        self.patch_size_ = split.patch_size
+        self.patch_size_ = samples.shape[1]
         self.class_names_ = list(class_names)
         unmixer_dir = folder / "unmixer"
         if is_saved_unmixer(unmixer_dir):
             self.unmixer_ = SceneUnmixer.load(unmixer_dir)
             log(f"chain: unmixer loaded from {unmixer_dir}")
         else:
-            cubes = training_cubes(data, wavelengths_nm, split)
             unmixer = SceneUnmixer(
                 config.n_endmembers,
                 preset=config.unmixer_preset,
                 overrides={**config.unmixer_overrides, "steps": config.unmixer_steps},
                 random_state=self.seed,
             )
-            log(f"chain: unmixing {len(cubes)} training blocks, k={config.n_endmembers}")
+            log(f"chain: unmixing {len(cubes)} training cubes, k={config.n_endmembers}")
             with bar("chain: unmixer", "step") as progress:
                 unmixer.fit(
-                    cubes,
+                    list(cubes),
                     checkpoint_dir=folder / "unmixer_checkpoints",
                     resume=True,
                     progress=progress,
@@ -143,14 +145,13 @@ class PatchSynthesizer:
             unmixer.save(unmixer_dir)
             self.unmixer_ = unmixer
 
-        patches = np.asarray(split.patches(data, "train"))
-        maps = self.unmixer_.transform(patches)
+        maps = self.unmixer_.transform(np.asarray(samples))
         self.size_ = sampled_size(
-            split.patch_size, config.diffusion_preset, config.diffusion_overrides
+            self.patch_size_, config.diffusion_preset, config.diffusion_overrides
         )
         self.train_maps_ = mirror_out(maps, self.size_)
-        self.train_names_ = [self.class_names_[i] for i in split.train_labels]
-        dataset = MapDataset(self.train_maps_, self.train_names_, name="training patch maps")
+        self.train_names_ = [self.class_names_[i] for i in labels]
+        dataset = MapDataset(self.train_maps_, self.train_names_, name="training sample maps")
         overrides = merge_overrides(
             config.diffusion_overrides,
             {"image_size": self.size_, "training": {"max_steps": config.diffusion_steps,
@@ -224,25 +225,6 @@ class PatchSynthesizer:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-
-def training_cubes(
-    data: np.ndarray, wavelengths_nm: np.ndarray | None, split: Split
-) -> list[HyperCube]:
-    """One cube per training block, grown by the ``P // 2`` pixels its patches reach."""
-    region, size, half = split.train_region, split.block_size, split.patch_size // 2
-    height, width = region.shape
-    cubes = []
-    for top in range(0, height, size):
-        for left in range(0, width, size):
-            if not region[top, left]:
-                continue
-            rows = slice(max(top - half, 0), min(top + size + half, height))
-            cols = slice(max(left - half, 0), min(left + size + half, width))
-            cubes.append(HyperCube(np.ascontiguousarray(data[rows, cols]), wavelengths_nm))
-    if not cubes:
-        raise DegenerateModelError("the split has no training block to unmix")
-    return cubes
 
 
 def sampled_size(

@@ -1,7 +1,7 @@
 """The downstream directory's outputs: ``downstream.json`` (every run and the mean ± std per
 condition and classifier), ``downstream.md`` (the table, columns in
-:mod:`msfdiff.report.downstream`), three figures (scores, the split, class spectra) and
-``report.html``."""
+:mod:`msfdiff.report.downstream`), three figures (scores, the split or example images, class
+spectra) and ``report.html``."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ import numpy as np
 
 from msfdiff._io import atomic_path, atomic_write, write_json
 from msfdiff._version import __version__
-from msfdiff.downstream.scene import LabelledScene
 from msfdiff.downstream.scores import Scores, summarise
-from msfdiff.downstream.split import Split
+from msfdiff.downstream.task import Task
 from msfdiff.layout import DownstreamLayout
 from msfdiff.plotting import false_colour, save_figure, subplots
 from msfdiff.progress import Log
@@ -48,8 +47,7 @@ def aggregate(runs: list[dict[str, Any]], conditions: list[str], classifiers: li
 def write_outputs(
     layout: DownstreamLayout,
     summary: dict[str, Any],
-    scene: LabelledScene,
-    split: Split,
+    task: Task,
     log: Log,
 ) -> dict[str, Any]:
     """Write everything; returns the summary as written to ``downstream.json``."""
@@ -64,8 +62,11 @@ def write_outputs(
     write_json(layout.table_json, summary)
     atomic_write(layout.table_md, lambda p: p.write_text(markdown(summary)))
     draw_scores(layout, summary)
-    draw_split(layout, scene, split)
-    draw_class_spectra(layout, scene, config["conditions"])
+    if task.kind == "scene":
+        draw_split(layout, task)
+    else:
+        draw_examples(layout, task)
+    draw_class_spectra(layout, task, config["conditions"])
     write_downstream_report(layout.root, force=True)
     log(f"downstream: {layout.table_md}, {layout.report}")
     return summary
@@ -92,8 +93,9 @@ def draw_scores(layout: DownstreamLayout, summary: dict[str, Any]) -> None:
     save_figure(fig, layout.figure)
 
 
-def draw_split(layout: DownstreamLayout, scene: LabelledScene, split: Split) -> None:
+def draw_split(layout: DownstreamLayout, task: Task) -> None:
     """False colour, the classes, and where training blocks and test patch centres lie."""
+    scene, split = task.data, task.split
     fig, axes = subplots(1, 3, figsize=(11, 3.8))
     axes[0].imshow(false_colour(scene.data, scene.wavelengths_nm))
     axes[0].set_title("false colour", fontsize=9)
@@ -110,16 +112,28 @@ def draw_split(layout: DownstreamLayout, scene: LabelledScene, split: Split) -> 
     save_figure(fig, layout.split_figure)
 
 
-def draw_class_spectra(
-    layout: DownstreamLayout, scene: LabelledScene, conditions: list[str]
-) -> None:
-    """Per class: the real training patches' mean centre spectrum and each condition's."""
+def draw_examples(layout: DownstreamLayout, task: Task, per_class: int = 4) -> None:
+    """The first training images of each class in false colour, a row per class."""
+    n = task.n_classes
+    fig, axes = subplots(n, per_class, figsize=(1.6 * per_class, 1.6 * n), squeeze=False)
+    for c, row in enumerate(axes):
+        images = task.train[task.train_labels == c][:per_class]
+        for j, ax in enumerate(row):
+            if j < len(images):
+                ax.imshow(false_colour(images[j], task.wavelengths_nm))
+            ax.set_axis_off()
+        row[0].set_title(task.class_names[c][:24], fontsize=7, loc="left")
+    save_figure(fig, layout.split_figure)
+
+
+def draw_class_spectra(layout: DownstreamLayout, task: Task, conditions: list[str]) -> None:
+    """Per class: the real training samples' mean label spectrum and each condition's."""
     means = {c: np.load(layout.spectra(c)) for c in conditions if layout.spectra(c).is_file()}
-    n = scene.n_classes
+    n = task.n_classes
     cols = min(n, 4)
     rows = -(-n // cols)
     fig, axes = subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
-    x = scene.wavelengths_nm if scene.wavelengths_nm is not None else np.arange(scene.data.shape[2])
+    x = task.wavelengths_nm if task.wavelengths_nm is not None else np.arange(task.train.shape[-1])
     for c, ax in enumerate(axes.ravel()):
         if c >= n:
             ax.set_axis_off()
@@ -129,16 +143,15 @@ def draw_class_spectra(
                 real = condition == "real"
                 colour, lw = ("0.2", 1.6) if real else (f"C{j}", 0.9)
                 ax.plot(x, means[condition][c], label=condition, color=colour, lw=lw)
-        ax.set_title(scene.class_names[c][:28], fontsize=8)
+        ax.set_title(task.class_names[c][:28], fontsize=8)
         ax.tick_params(labelsize=6)
     axes[0, 0].legend(fontsize=6)
     save_figure(fig, layout.spectra_figure)
 
 
-def save_class_spectra(path: Path, patches: np.ndarray, labels: np.ndarray, n_classes: int) -> None:
-    """Mean centre spectrum per class (NaN rows for classes with none)."""
-    spectra = patches[:, patches.shape[1] // 2, patches.shape[2] // 2]
-    means = np.full((n_classes, patches.shape[-1]), np.nan, dtype=np.float32)
+def save_class_spectra(path: Path, spectra: np.ndarray, labels: np.ndarray, n_classes: int) -> None:
+    """Mean of ``spectra`` (n, C) per class (NaN rows for classes with none)."""
+    means = np.full((n_classes, spectra.shape[-1]), np.nan, dtype=np.float32)
     for c in np.unique(labels):
         means[c] = spectra[labels == c].mean(axis=0)
     with atomic_path(path) as tmp:

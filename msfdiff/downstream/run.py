@@ -1,14 +1,15 @@
 """``msfdiff downstream CONFIG.yaml``: does msfdiff data make a classifier better than classic
-augmentation does? (paper Tables 6-7, on a labelled scene).
+augmentation does? (paper Tables 6-7, on a labelled scene or a scene-classification set).
 
-One split (spatially disjoint, :mod:`~msfdiff.downstream.split`), one msfdiff chain trained on
-its training patches (:mod:`~msfdiff.downstream.chain`), then for every seed and condition the
-same classifiers trained on the real patches plus what the condition adds, each class topped
-up to ``target_per_class``:
+One split (:mod:`~msfdiff.downstream.split`: spatially disjoint patches of a scene, or whole
+images of a set of class folders), one msfdiff chain trained on its training part
+(:mod:`~msfdiff.downstream.chain`), then for every seed and condition the same classifiers
+trained on the real samples plus what the condition adds, each class topped up to
+``target_per_class``:
 
 - ``real``: nothing added;
-- ``augment``: flips, rotations, noise and mixup of the real patches (:mod:`.augment`);
-- ``conditional`` / ``variations`` / ``collage``: patches from the msfdiff chain.
+- ``augment``: flips, rotations, noise and mixup of the real samples (:mod:`.augment`);
+- ``conditional`` / ``variations`` / ``collage``: samples from the msfdiff chain.
 
 Every network gets the same number of SGD steps whatever the condition adds (Table 6's 1000
 iterations by default), so a condition wins by what it adds, not by training longer. A seed
@@ -33,8 +34,9 @@ from msfdiff.config import from_dict, read_yaml_mapping, to_dict
 from msfdiff.downstream.augment import augment_patches, counts_to_target
 from msfdiff.downstream.chain import MODES, ChainConfig, PatchSynthesizer
 from msfdiff.downstream.output import save_class_spectra, write_outputs
-from msfdiff.downstream.scene import LabelledScene
-from msfdiff.downstream.split import Split, spatial_split
+from msfdiff.downstream.scene import ImageSet, LabelledScene
+from msfdiff.downstream.split import spatial_split, split_images
+from msfdiff.downstream.task import Task, image_task, scene_task
 from msfdiff.errors import ConfigError
 from msfdiff.layout import DownstreamLayout
 from msfdiff.pipeline.stages import BarFactory, no_bar
@@ -67,8 +69,24 @@ class SceneConfig:
 
 
 @dataclass(frozen=True)
+class FoldersConfig:
+    """A scene-classification set ``root/<class>/<image>`` (relative to the YAML), read by
+    :func:`~msfdiff.downstream.scene.read_class_folders`: every image centre-cropped to a
+    square and area-averaged to ``image_size`` px (null: keep the images as they are)."""
+
+    root: str
+    image_size: int | None = 32
+    key: str | None = None
+    scale: float | None = None
+    wavelengths: str | None = None
+    drop_bands: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class SplitConfig:
-    """:func:`~msfdiff.downstream.split.spatial_split`'s settings."""
+    """The split's settings. A scene: :func:`~msfdiff.downstream.split.spatial_split` (all
+    keys). A set of class folders: :func:`~msfdiff.downstream.split.split_images`
+    (``train_fraction`` of each class's images, ``max_per_class``, ``seed``)."""
 
     patch_size: int = 9
     train_fraction: float = 0.1
@@ -106,9 +124,10 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DownstreamConfig:
-    """One downstream experiment (configs/downstream_*.yaml)."""
+    """One downstream experiment (configs/downstream_*.yaml): a ``scene`` or ``folders``."""
 
-    scene: SceneConfig
+    scene: SceneConfig | None = None
+    folders: FoldersConfig | None = None
     name: str = "downstream"
     split: SplitConfig = SplitConfig()
     target_per_class: int = 200
@@ -121,6 +140,8 @@ class DownstreamConfig:
     def __post_init__(self) -> None:
         from msfdiff.downstream.classifiers import NETWORKS
 
+        if (self.scene is None) == (self.folders is None):
+            raise ConfigError("give either scene (a labelled scene) or folders (class folders)")
         unknown = [c for c in self.conditions if c not in CONDITIONS]
         if unknown or not self.conditions or len(set(self.conditions)) != len(self.conditions):
             raise ConfigError(f"conditions: distinct names of {list(CONDITIONS)}, got {unknown}")
@@ -143,30 +164,47 @@ def load_downstream(path: str | Path) -> tuple[DownstreamConfig, Path]:
     return from_dict(DownstreamConfig, read_yaml_mapping(path), where=str(path)), path.parent
 
 
-def load_scene(config: SceneConfig, base: Path) -> LabelledScene:
-    """The scene a config names (relative paths start at ``base``)."""
-    from msfdiff.downstream.scene import load_indian_pines, load_salinas_a, read_labelled_scene
-
-    if config.shared == "salinas_a":
-        return load_salinas_a()
-    if config.shared == "indian_pines":
-        return load_indian_pines()
+def load_data(config: DownstreamConfig, base: Path) -> LabelledScene | ImageSet:
+    """The scene or the set of class folders a config names (relative paths start at ``base``)."""
+    from msfdiff.downstream.scene import (
+        load_indian_pines,
+        load_salinas_a,
+        read_class_folders,
+        read_labelled_scene,
+    )
 
     def where(name: str | None) -> Path | None:
         return None if name is None else base / Path(name).expanduser()
 
+    def band_table(spec: str | None) -> str | Path | None:
+        return where(spec) if spec and (base / spec).is_file() else spec  # or START:STOP:COUNT
+
+    if config.folders is not None:
+        folders = config.folders
+        return read_class_folders(
+            where(folders.root),
+            image_size=folders.image_size,
+            key=folders.key,
+            scale=folders.scale,
+            wavelengths=band_table(folders.wavelengths),
+            drop_bands=folders.drop_bands,
+        )
+    scene = config.scene
+    assert scene is not None
+    if scene.shared == "salinas_a":
+        return load_salinas_a()
+    if scene.shared == "indian_pines":
+        return load_indian_pines()
     return read_labelled_scene(
-        where(config.cube),
-        where(config.labels),
-        cube_key=config.cube_key,
-        labels_key=config.labels_key,
-        class_names=list(config.class_names) if config.class_names else None,
-        unlabelled=config.unlabelled,
-        wavelengths=where(config.wavelengths)
-        if config.wavelengths and (base / config.wavelengths).is_file()
-        else config.wavelengths,  # or a START:STOP:COUNT spec
-        drop_bands=config.drop_bands,
-        scale=config.scale,
+        where(scene.cube),
+        where(scene.labels),
+        cube_key=scene.cube_key,
+        labels_key=scene.labels_key,
+        class_names=list(scene.class_names) if scene.class_names else None,
+        unlabelled=scene.unlabelled,
+        wavelengths=band_table(scene.wavelengths),
+        drop_bands=scene.drop_bands,
+        scale=scene.scale,
     )
 
 
@@ -190,28 +228,24 @@ class DownstreamRun:
 
     def run(self) -> dict[str, Any]:
         config = self.config
-        scene = load_scene(config.scene, self.base)  # a bad file fails before anything is written
+        data = load_data(config, self.base)  # a bad file fails before anything is written
         check_room(self.root, 0, what="the downstream run's files")
         self._check_config_file()
-        split = self.split(scene)
+        task = self.task(data)
         chain = None
         if any(c in MODES for c in config.conditions):
             chain = PatchSynthesizer(config.chain, seed=config.split.seed).fit(
-                scene.data,
-                scene.wavelengths_nm,
-                split,
-                scene.class_names,
+                task.unmixing_cubes,
+                task.train,
+                task.train_labels,
+                task.class_names,
                 self.layout.chain,
                 log=self.log,
                 bar=self.bar,
             )
-        train = np.asarray(split.patches(scene.data, "train"))
         if not self.layout.spectra("real").is_file():  # the figure's reference
-            save_class_spectra(
-                self.layout.spectra("real"), train, split.train_labels, split.n_classes
-            )
-        test = split.patches(scene.data, "test")
-        counts = counts_to_target(split.train_labels, split.n_classes, config.target_per_class)
+            self.save_spectra("real", task, task.train, task.train_labels)
+        counts = counts_to_target(task.train_labels, task.n_classes, config.target_per_class)
         names = config.classifiers.names
         jobs = [(s, c, n) for s in config.seeds for c in config.conditions for n in names]
         results: list[dict[str, Any]] = []
@@ -220,25 +254,24 @@ class DownstreamRun:
                 for condition in config.conditions:
                     paths = {n: self.layout.result(condition, n, seed) for n in names}
                     todo = [n for n in names if not paths[n].is_file()]
-                    extra = (
-                        self.extra(condition, train, split, counts, seed, chain) if todo else None
-                    )
+                    extra = self.extra(condition, task, counts, seed, chain) if todo else None
                     for name in names:
                         if name in todo:
-                            self.classify(name, condition, seed, train, split, test, extra)
+                            self.classify(name, condition, seed, task, extra)
                         results.append(json.loads(paths[name].read_text()))
                         progress(len(results), len(jobs), f"{condition} {name} seed {seed}")
         summary = {
             "config": to_dict(config),
-            "scene": {
-                "source": scene.cube.source,
-                "shape": list(scene.data.shape),
-                "class_names": scene.class_names,
+            "data": {
+                "kind": task.kind,
+                "source": task.source,
+                "shape": list(np.shape(data.data if task.kind == "scene" else data.images)),
+                "class_names": task.class_names,
             },
-            "split": split_facts(split),
+            "split": task.facts,
             "runs": results,
         }
-        return write_outputs(self.layout, summary, scene, split, self.log)
+        return write_outputs(self.layout, summary, task, self.log)
 
     # -- parts ----------------------------------------------------------------------------
 
@@ -247,56 +280,76 @@ class DownstreamRun:
         text = json.dumps(to_dict(self.config), sort_keys=True, indent=1)
         claim_folder(self.root, self.layout.config, text, force=self.force, what="downstream run")
 
-    def split(self, scene: LabelledScene) -> Split:
-        """The split (computed again each time: it is seeded, and cheap); saved for the user."""
+    def task(self, data: LabelledScene | ImageSet) -> Task:
+        """Split the data (again each time: the split is seeded, and cheap); saved for the user."""
         settings = self.config.split
-        split = spatial_split(
-            scene.labels,
-            patch_size=settings.patch_size,
-            train_fraction=settings.train_fraction,
-            block_size=settings.block_size,
-            max_per_class=settings.max_per_class,
-            n_classes=scene.n_classes,
-            seed=settings.seed,
-        )
+        if isinstance(data, ImageSet):
+            split = split_images(
+                data.labels,
+                train_fraction=settings.train_fraction,
+                max_per_class=settings.max_per_class,
+                seed=settings.seed,
+            )
+            task = image_task(data, split, settings.seed)
+            arrays = {
+                "train_images": np.array(data.paths)[split.train],
+                "test_images": np.array(data.paths)[split.test],
+            }
+        else:
+            split = spatial_split(
+                data.labels,
+                patch_size=settings.patch_size,
+                train_fraction=settings.train_fraction,
+                block_size=settings.block_size,
+                max_per_class=settings.max_per_class,
+                n_classes=data.n_classes,
+                seed=settings.seed,
+            )
+            task = scene_task(data, split)
+            arrays = {
+                "train_centres": split.train_centres,
+                "test_centres": split.test_centres,
+                "train_region": split.train_region,
+            }
         if not self.layout.split.is_file():
+            arrays |= {"train_labels": task.train_labels, "test_labels": task.test_labels}
             with atomic_path(self.layout.split) as tmp:
                 with open(tmp, "wb") as handle:
-                    np.savez(
-                        handle,
-                        train_centres=split.train_centres,
-                        train_labels=split.train_labels,
-                        test_centres=split.test_centres,
-                        test_labels=split.test_labels,
-                        train_region=split.train_region,
-                    )
-        train, test = split.counts()
+                    np.savez(handle, **arrays)
+        train, _ = task.counts()
         self.log(
-            f"split: {len(split.train_centres)} training patches, {len(split.test_centres)} "
-            f"test; per class train {train.tolist()}"
+            f"split: {len(task.train)} training samples of {task.size} px, "
+            f"{len(task.test_labels)} test; per class train {train.tolist()}"
         )
-        return split
+        return task
+
+    def save_spectra(
+        self, condition: str, task: Task, samples: np.ndarray, labels: np.ndarray
+    ) -> None:
+        """Mean spectrum per class of what ``condition`` trains on, for the figure."""
+        save_class_spectra(
+            self.layout.spectra(condition), task.label_spectra(samples), labels, task.n_classes
+        )
 
     def extra(
         self,
         condition: str,
-        train: np.ndarray,
-        split: Split,
+        task: Task,
         counts: np.ndarray,
         seed: int,
         chain: PatchSynthesizer | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """What ``condition`` adds to the training patches for ``seed``."""
+        """What ``condition`` adds to the training samples for ``seed``."""
         if condition == "real":
-            return train[:0], split.train_labels[:0]
+            return task.train[:0], task.train_labels[:0]
         started = time.perf_counter()
         if condition == "augment":
             settings = self.config.augment
-            patches, labels = augment_patches(
-                train,
-                split.train_labels,
+            samples, labels = augment_patches(
+                task.train,
+                task.train_labels,
                 counts,
-                n_classes=split.n_classes,
+                n_classes=task.n_classes,
                 seed=seed,
                 noise=settings.noise,
                 mixup=settings.mixup,
@@ -304,41 +357,40 @@ class DownstreamRun:
             )
         else:
             assert chain is not None
-            patches, labels = chain.generate(counts, condition, seed=seed)
-        self.log(f"[{condition}] seed {seed}: {len(patches)} patches in "
+            samples, labels = chain.generate(counts, condition, seed=seed)
+        self.log(f"[{condition}] seed {seed}: {len(samples)} samples in "
                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         if seed == self.config.seeds[0] and not self.layout.spectra(condition).is_file():
-            save_class_spectra(self.layout.spectra(condition), patches, labels, split.n_classes)
-        return patches, labels
+            self.save_spectra(condition, task, samples, labels)
+        return samples, labels
 
     def classify(
         self,
         name: str,
         condition: str,
         seed: int,
-        train: np.ndarray,
-        split: Split,
-        test: Any,
+        task: Task,
         extra: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
-        """Train classifier ``name`` on the real plus extra patches, score it on the test set."""
+        """Train classifier ``name`` on the real plus extra samples, score it on the test set."""
         from msfdiff.downstream.classifiers import SpectrumClassifier, build_network
         from msfdiff.downstream.scores import score
         from msfdiff.downstream.train import epochs_for_iterations, predict, train_classifier
 
         settings = self.config.classifiers
         assert extra is not None
-        x = np.concatenate([train, extra[0]])
-        y = np.concatenate([split.train_labels, extra[1]])
+        x = np.concatenate([task.train, extra[0]])
+        y = np.concatenate([task.train_labels, extra[1]])
         started = time.perf_counter()
         if name in SPECTRA_CLASSIFIERS:
-            predicted = SpectrumClassifier(name, seed=seed).fit(x, y).predict(test)
+            classifier = SpectrumClassifier(name, seed=seed).fit(task.label_spectra(x), y)
+            predicted = classifier.predict(task.label_spectra(task.test))
         else:
             model = build_network(
                 name,
                 n_bands=x.shape[-1],
-                n_classes=split.n_classes,
-                patch_size=split.patch_size,
+                n_classes=task.n_classes,
+                patch_size=task.size,
                 width=settings.width,
                 seed=seed,
             )
@@ -352,13 +404,13 @@ class DownstreamRun:
                 lr=settings.lr,
                 seed=seed,
             )
-            predicted = predict(model, test)
-        scores = score(split.test_labels, predicted, split.n_classes)
+            predicted = predict(model, task.test)
+        scores = score(task.test_labels, predicted, task.n_classes)
         result = {
             "condition": condition,
             "classifier": name,
             "seed": seed,
-            "n_real": len(train),
+            "n_real": len(task.train),
             "n_added": len(extra[0]),
             **scores.as_dict(),
             "seconds": round(time.perf_counter() - started, 1),
@@ -368,17 +420,6 @@ class DownstreamRun:
             f"[{condition}] {name} seed {seed}: OA {scores.overall_accuracy:.3f} "
             f"AA {scores.average_accuracy:.3f} kappa {scores.kappa:.3f}"
         )
-
-
-def split_facts(split: Split) -> dict[str, Any]:
-    train, test = split.counts()
-    return {
-        "patch_size": split.patch_size,
-        "block_size": split.block_size,
-        "seed": split.seed,
-        "train_per_class": train.tolist(),
-        "test_per_class": test.tolist(),
-    }
 
 
 def run_downstream(

@@ -1,7 +1,8 @@
 """Labelled data for the downstream test: a scene with a per-pixel class map, or class folders.
 
 A labelled scene is a cube plus a label map of the same height and width, 0 meaning
-"unlabelled" and 1..K the classes named by ``class_names``. Salinas-A and Indian Pines, the
+"unlabelled" and 1..K the classes named by ``class_names``. A scene-classification set is a
+folder per class of HSIs (HSRS-SC style), read into an :class:`ImageSet` of one image size. Salinas-A and Indian Pines, the
 two scenes in ``../shared/data/hsi``, have loaders that apply what that folder's README says
 about their keys, class orders, removed bands and wavelengths, so the command and the tests
 read them the same way.
@@ -20,7 +21,7 @@ from msfdiff.data.cube import HyperCube
 from msfdiff.data.readers import hsi_files, read_hsi
 from msfdiff.data.shared import shared_data_dir
 from msfdiff.data.wavelengths import parse_wavelengths
-from msfdiff.errors import DataFormatError, DataNotFoundError
+from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError
 
 ClassNames = Sequence[str] | Mapping[int, str]
 
@@ -134,11 +135,30 @@ def read_labelled_scene(
         unless the file carries its own non-ascending band table), e.g. water bands.
     """
     cube = read_hsi(cube_path, key=cube_key, scale=scale)
+    data, wl = select_bands(cube, wavelengths, drop_bands)
+    raw = _read_label_map(Path(labels_path), labels_key)
+    labels, names = _number_classes(raw, class_names, unlabelled, Path(labels_path))
+    cube = HyperCube(data, wl, str(cube_path), dict(cube.meta))
+    return LabelledScene(cube, labels, names)
+
+
+def select_bands(
+    cube: HyperCube,
+    wavelengths: str | os.PathLike | Sequence[float] | np.ndarray | None = None,
+    drop_bands: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A cube's float32 data without ``drop_bands``, in ascending wavelength order.
+
+    ``wavelengths`` (nm) replace the file's own table, one per stored band (dropped with the
+    bands) or one per band kept. AVIRIS's spectrometers overlap, so its tables are not
+    ascending; sorting here lets every later step assume they are.
+    """
+    source = cube.source
     data, wl = np.asarray(cube.data, dtype=np.float32), cube.wavelengths_nm
     n_stored = data.shape[2]
     drop = np.unique(np.asarray(drop_bands if drop_bands is not None else [], dtype=int))
     if drop.size and (drop.min() < 0 or drop.max() >= n_stored):
-        raise DataFormatError(f"{cube_path}: drop_bands must lie in 0..{n_stored - 1}")
+        raise DataFormatError(f"{source}: drop_bands must lie in 0..{n_stored - 1}")
     keep = np.setdiff1d(np.arange(n_stored), drop)
     data = data[..., keep]
     if wavelengths is not None:
@@ -147,7 +167,7 @@ def read_labelled_scene(
             wl = wl[keep]
         elif wl.size != keep.size:
             raise DataFormatError(
-                f"{cube_path}: {wl.size} wavelengths for {n_stored} stored / {keep.size} kept bands"
+                f"{source}: {wl.size} wavelengths for {n_stored} stored / {keep.size} kept bands"
             )
     elif wl is not None:
         wl = wl[keep]
@@ -155,11 +175,8 @@ def read_labelled_scene(
         order = np.argsort(wl, kind="stable")
         data, wl = data[..., order], wl[order]
         if np.any(np.diff(wl) == 0):
-            raise DataFormatError(f"{cube_path}: two bands share a wavelength")
-    raw = _read_label_map(Path(labels_path), labels_key)
-    labels, names = _number_classes(raw, class_names, unlabelled, Path(labels_path))
-    cube = HyperCube(np.ascontiguousarray(data), wl, str(cube_path), dict(cube.meta))
-    return LabelledScene(cube, labels, names)
+            raise DataFormatError(f"{source}: two bands share a wavelength")
+    return np.ascontiguousarray(data), wl
 
 
 def _read_label_map(path: Path, key: str | None) -> np.ndarray:
@@ -304,8 +321,37 @@ def read_spc_centres(path: str | os.PathLike) -> np.ndarray:
 # --------------------------------------------------------------------------- class folders
 
 
+@dataclass(frozen=True, eq=False)
+class ImageSet:
+    """A scene-classification set: images of one size and band table, a class each.
+
+    Attributes
+    ----------
+    images : ndarray of shape (n_images, S, S, n_bands), float32
+    labels : ndarray of shape (n_images,), int64
+        Class index, 0-based: ``class_names[labels[i]]``.
+    class_names : list of str
+    wavelengths_nm : ndarray or None
+    paths : list of str
+        The file each image came from.
+    source : str
+        The set's root folder.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    wavelengths_nm: np.ndarray | None
+    paths: list[str]
+    source: str
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
 def list_class_folders(root: str | os.PathLike) -> tuple[list[Path], np.ndarray, list[str]]:
-    """A scene-classification set laid out as ``ROOT/<class>/<image>`` (HSRS-SC style).
+    """The files of a set laid out as ``ROOT/<class>/<image>`` (HSRS-SC style).
 
     Returns
     -------
@@ -330,3 +376,64 @@ def list_class_folders(root: str | os.PathLike) -> tuple[list[Path], np.ndarray,
         paths += files
         labels += [index] * len(files)
     return paths, np.array(labels, dtype=np.int64), names
+
+
+def read_class_folders(
+    root: str | os.PathLike,
+    *,
+    image_size: int | None = None,
+    key: str | None = None,
+    scale: float | None = None,
+    wavelengths: str | os.PathLike | Sequence[float] | np.ndarray | None = None,
+    drop_bands: Sequence[int] | None = None,
+) -> ImageSet:
+    """Read every image of ``ROOT/<class>/<image>`` into an :class:`ImageSet`.
+
+    ``key``, ``scale``, ``wavelengths`` and ``drop_bands`` apply to every file as in
+    :func:`read_labelled_scene`; all images must then have the same bands. With
+    ``image_size``, each image is centre-cropped to a square and area-averaged to
+    ``image_size`` px (HSRS-SC's 256 px images would make CPU networks and the diffusion
+    model slow); without it, all images must already share one square size.
+    """
+    if image_size is not None and image_size < 4:
+        raise ConfigError(f"image_size must be at least 4, got {image_size}")
+    paths, labels, names = list_class_folders(root)
+    images, table = [], None
+    for path in paths:
+        data, wl = select_bands(read_hsi(path, key=key, scale=scale), wavelengths, drop_bands)
+        if images and data.shape[2] != images[0].shape[2]:
+            raise DataFormatError(
+                f"{path}: {data.shape[2]} bands, {paths[0]} has {images[0].shape[2]}"
+            )
+        if table is not None and wl is not None and not np.allclose(wl, table, atol=0.5):
+            raise DataFormatError(f"{path}: its band table differs from {paths[0]}'s")
+        table = wl if table is None else table
+        images.append(_square(data, image_size, path))
+        if images[-1].shape != images[0].shape:
+            raise DataFormatError(
+                f"{path}: {images[-1].shape[:2]} px, {paths[0]} has {images[0].shape[:2]}; "
+                "set image_size to bring every image to one size"
+            )
+    return ImageSet(np.stack(images), labels, names, table, [str(p) for p in paths], str(root))
+
+
+def _square(data: np.ndarray, size: int | None, path: Path) -> np.ndarray:
+    """The centred square of ``data``, area-averaged to ``size`` px (None: as it is)."""
+    height, width = data.shape[:2]
+    if size is None:
+        if height != width:
+            raise DataFormatError(f"{path}: {height} x {width} px is not square; set image_size")
+        return data
+    side = min(height, width)
+    if side < size:
+        raise DataFormatError(f"{path}: {height} x {width} px is smaller than image_size {size}")
+    top, left = (height - side) // 2, (width - side) // 2
+    square = data[top : top + side, left : left + side]
+    if side == size:
+        return np.ascontiguousarray(square)
+    import torch
+
+    pooled = torch.nn.functional.adaptive_avg_pool2d(
+        torch.from_numpy(np.ascontiguousarray(square)).permute(2, 0, 1), size
+    )
+    return pooled.permute(1, 2, 0).contiguous().numpy()

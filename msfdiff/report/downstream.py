@@ -46,7 +46,7 @@ def table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 def per_class_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Per-class accuracy (mean over seeds and classifiers' runs) of each condition."""
-    names = summary["scene"]["class_names"]
+    names = summary["data"]["class_names"]
     conditions = list(dict.fromkeys(c["condition"] for c in summary["table"]))
     header = ["class", "train", "test", *conditions]
     train, test = summary["split"]["train_per_class"], summary["split"]["test_per_class"]
@@ -64,13 +64,28 @@ def per_class_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]
     return header, rows
 
 
+def _is_scene(summary: dict[str, Any]) -> bool:
+    return summary["data"]["kind"] == "scene"
+
+
 def notes(summary: dict[str, Any]) -> list[str]:
     config, split = summary["config"], summary["split"]
+    counted = (
+        f"{summary['data']['source']}: {sum(split['train_per_class'])} training and "
+        f"{sum(split['test_per_class'])} test "
+    )
+    if _is_scene(summary):
+        counted += (
+            f"patches of {split['patch_size']} px, split in blocks of {split['block_size']} px "
+            "with a guard band (no test patch shares a pixel with a training patch)."
+        )
+    else:
+        counted += (
+            f"images of {split['image_size']} px, split per image "
+            f"({config['split']['train_fraction']:.0%} of each class's images train)."
+        )
     return [
-        f"{summary['scene']['source']}: {sum(split['train_per_class'])} training and "
-        f"{sum(split['test_per_class'])} test patches of {split['patch_size']} px, split in "
-        f"blocks of {split['block_size']} px with a guard band (no test patch shares a pixel "
-        "with a training patch).",
+        counted,
         f"Each class is topped up to {config['target_per_class']} training samples by the "
         "condition; every network gets the same number of SGD steps "
         f"({config['classifiers']['iterations']}), whatever is added.",
@@ -104,22 +119,30 @@ def write_downstream_report(
     body = [
         html.section(
             "table",
-            "Scores on the test patches",
+            "Scores on the test samples",
             [html.table(tuple(header), rows), html.bullets(notes(summary))],
         ),
         html.section(
             "per-class", "Per-class accuracy %", [html.table(tuple(class_header), class_rows)]
         ),
     ]
+    scene = _is_scene(summary)
     pictures = (
         ("scores", "Scores", layout.figure, "Bars: mean over seeds; whiskers: one std."),
-        ("split", "The split", layout.split_figure, "Training blocks and test patch centres."),
+        (
+            "split",
+            "The split" if scene else "Training images",
+            layout.split_figure,
+            "Training blocks and test patch centres."
+            if scene
+            else "The first training images of each class, false colour.",
+        ),
         (
             "spectra",
             "Class spectra",
             layout.spectra_figure,
-            "Mean centre spectrum per class: real training patches (black) and what each "
-            "condition added (first seed).",
+            f"Mean {'centre' if scene else 'image'} spectrum per class: real training samples "
+            "(black) and what each condition added (first seed).",
         ),
     )
     for key, title, png, text in pictures:

@@ -11,9 +11,10 @@ from msfdiff.downstream.chain import (
     crop_back,
     mirror_out,
     sampled_size,
-    training_cubes,
 )
+from msfdiff.downstream.scene import LabelledScene
 from msfdiff.downstream.split import spatial_split
+from msfdiff.downstream.task import scene_task, training_cubes
 from msfdiff.errors import ConfigError, NotFittedError
 from tests.synthetic import labelled_scene
 
@@ -38,15 +39,16 @@ def angle(a: np.ndarray, b: np.ndarray) -> float:
 def fitted(tmp_path_factory):
     cube, labels, _ = labelled_scene()
     split = spatial_split(labels, patch_size=5, train_fraction=0.3, seed=0)
+    task = scene_task(LabelledScene(cube, labels, ["a", "b", "c"]), split)
     folder = tmp_path_factory.mktemp("chain")
     chain = PatchSynthesizer(TINY).fit(
-        cube.data, cube.wavelengths_nm, split, ["a", "b", "c"], folder
+        task.unmixing_cubes, task.train, task.train_labels, task.class_names, folder
     )
-    return chain, cube, labels, split, folder
+    return chain, cube, labels, task, folder
 
 
 def test_class_conditional_samples_are_nearest_their_class_spectrum(fitted):
-    chain, cube, labels, split, _ = fitted
+    chain, cube, labels, _, _ = fitted
     real = [cube.data[labels == c + 1].mean(axis=0) for c in range(3)]
     patches, classes = chain.generate([24, 24, 24], "conditional", seed=0)
     assert patches.shape == (72, 5, 5, cube.n_bands) and (patches >= 0).all()
@@ -57,7 +59,7 @@ def test_class_conditional_samples_are_nearest_their_class_spectrum(fitted):
 
 
 def test_every_mode_gives_the_counts_asked_and_a_seed_repeats(fitted):
-    chain, cube, _, split, _ = fitted
+    chain, cube, _, _, _ = fitted
     for mode in ("variations", "collage"):
         patches, classes = chain.generate([3, 0, 2], mode, seed=1)
         assert patches.shape == (5, 5, 5, cube.n_bands)
@@ -69,9 +71,9 @@ def test_every_mode_gives_the_counts_asked_and_a_seed_repeats(fitted):
 
 
 def test_refit_in_the_same_folder_loads_instead_of_training(fitted):
-    chain, cube, _, split, folder = fitted
+    chain, _, _, task, folder = fitted
     again = PatchSynthesizer(TINY).fit(
-        cube.data, cube.wavelengths_nm, split, ["a", "b", "c"], folder
+        task.unmixing_cubes, task.train, task.train_labels, task.class_names, folder
     )
     np.testing.assert_array_equal(again.unmixer_.endmembers_, chain.unmixer_.endmembers_)
     assert again.generator_.fingerprint() == chain.generator_.fingerprint()

@@ -113,6 +113,7 @@ def test_bad_configs_fail_at_load_with_the_key(tmp_path):
         ({"conditions": ["real", "magic"]}, "conditions"),
         ({"classifiers": {"networks": ["lenet"]}}, "lenet"),
         ({"scene": {"cube": "c.npy"}}, "scene"),
+        ({"folders": {"root": "sets"}}, "either scene"),
         ({"seeds": []}, "seeds"),
     ):
         bad.write_text(yaml.safe_dump({**CONFIG, **change}))
@@ -148,5 +149,5 @@ def test_shipped_downstream_configs_load():
 
     for path in sorted(Path("configs").glob("downstream_*.yaml")):
         config, _ = load_downstream(path)
-        assert config.scene.shared is not None and len(config.seeds) >= 5
+        assert (config.scene or config.folders) is not None and len(config.seeds) >= 5
         assert json.dumps(config.split.__dict__)
