@@ -54,7 +54,7 @@ CHECKPOINTS_DIR = "checkpoints"
 LOSS_CSV = "loss.csv"
 EMA_DIR = "unet_ema"
 SCALE_ROWS = 256  # rows used to estimate the log-ratio scale or the standardisation
-_STREAM_STEP, _STREAM_EPOCH, _STREAM_INIT = 0, 1, 2  # keep the seed streams apart
+_STREAM_STEP, _STREAM_EPOCH, _STREAM_INIT, _STREAM_SAMPLE = 0, 1, 2, 3  # streams apart
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,9 @@ class DiffusionTrainer:
     ) -> DiffusionTrainer:
         """A new run in ``out_dir`` (refused if it exists, unless ``force`` wipes it)."""
         out_dir = Path(out_dir)
-        processes = PartialState()
+        # cpu=True where there is no GPU: without it, processes started by torchrun on CPUs
+        # would each believe they are alone (the state is shared with the Accelerator below)
+        processes = PartialState(cpu=not torch.cuda.is_available())
         exists = out_dir.exists()
         processes.wait_for_everyone()  # every process looks before the main one writes
         if exists and not force:
@@ -304,13 +306,22 @@ class DiffusionTrainer:
                         self.save_checkpoint()
                     return
 
-    def _batch(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """This process's share of the global batch for the current step, cropped and augmented."""
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """This process's share of the global batch for the current step: maps (cropped and
+        augmented), labels, timesteps and noise.
+
+        Every draw of a sample comes from a generator seeded by its position in the global
+        order, so ``N`` processes of ``batch_size / N`` see exactly the samples, crops,
+        timesteps and noise of one process of ``batch_size``.
+        """
         train, size = self.config.training, self.config.crop_size
         n, b = len(self.dataset), train.batch_size
         first = (self.step * self.accelerator.num_processes + self.accelerator.process_index) * b
-        maps, labels = [], []
+        maps, labels, timesteps, noise = [], [], [], []
         for position in range(first, first + b):
+            generator = torch.Generator().manual_seed(
+                derive_seed(train.seed, _STREAM_SAMPLE, position)
+            )
             row = int(_epoch_order(train.seed, n, position // n)[position % n])
             abundance, label = self.dataset[row]
             top = int(torch.randint(0, self.dataset.height - size + 1, (1,), generator=generator))
@@ -323,20 +334,24 @@ class DiffusionTrainer:
                     abundance = abundance.flip(2)
             maps.append(abundance)
             labels.append(label)
-        return torch.stack(maps), torch.tensor(labels)
+            timesteps.append(
+                torch.randint(
+                    0, self.config.schedule.num_train_timesteps, (1,), generator=generator
+                )
+            )
+            noise.append(torch.randn(abundance.shape, generator=generator))
+        return torch.stack(maps), torch.tensor(labels), torch.cat(timesteps), torch.stack(noise)
 
     def _train_step(self) -> float:
         train = self.config.training
-        seed = derive_seed(train.seed, _STREAM_STEP, self.step, self.accelerator.process_index)
-        torch.manual_seed(seed)  # dropout draws from the global (per-device) generators
-        generator = torch.Generator().manual_seed(seed)
-        abundances, labels = self._batch(generator)
+        # dropout draws from the global (per-device) generator: per step and process
+        torch.manual_seed(
+            derive_seed(train.seed, _STREAM_STEP, self.step, self.accelerator.process_index)
+        )
+        abundances, labels, timesteps, noise = self._batch()
         device = self.accelerator.device
         x0 = self.codec.encode(abundances.to(device), dim=1)
-        noise = torch.randn(x0.shape, generator=generator).to(device)
-        timesteps = torch.randint(
-            0, self.config.schedule.num_train_timesteps, (x0.shape[0],), generator=generator
-        ).to(device)
+        noise, timesteps = noise.to(device), timesteps.to(device)  # codecs keep the shape
         noisy = self.noise_scheduler.add_noise(x0, noise, timesteps)
         class_labels = labels.to(device) if self.config.conditional else None
         self.model.train()
