@@ -13,7 +13,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "msfdiff"
 LAYERS = [
     (
         "base",
-        ["_version", "errors", "_io", "config", "layout", "progress", "checkpoints", "plotting"],
+        [
+            "_version",
+            "errors",
+            "_io",
+            "config",
+            "layout",
+            "progress",
+            "checkpoints",
+            "plotting",
+            "processes",
+        ],
     ),
     ("data", ["data"]),
     ("unmixing", ["unmixing"]),

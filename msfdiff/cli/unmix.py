@@ -80,7 +80,7 @@ def train(
     }  # None keeps the preset's value
     unmixer = SceneUnmixer(k, preset=preset, overrides=overrides, random_state=seed)
     with ProgressBar("unmixing") as bar:
-        train_and_save(
+        unmixer = train_and_save(
             unmixer,
             cubes,
             out,

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator, PartialState
+from accelerate import Accelerator
 from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
@@ -49,6 +49,7 @@ from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
 from msfdiff.diffusion.pipeline import SCHEDULER_DIR, UNET_DIR, build_scheduler, build_unet
 from msfdiff.diffusion.simplex import estimate_clr_scale, estimate_standard
 from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError, OutputExistsError
+from msfdiff.processes import process_state
 
 CHECKPOINTS_DIR = "checkpoints"
 LOSS_CSV = "loss.csv"
@@ -208,9 +209,7 @@ class DiffusionTrainer:
     ) -> DiffusionTrainer:
         """A new run in ``out_dir`` (refused if it exists, unless ``force`` wipes it)."""
         out_dir = Path(out_dir)
-        # cpu=True where there is no GPU: without it, processes started by torchrun on CPUs
-        # would each believe they are alone (the state is shared with the Accelerator below)
-        processes = PartialState(cpu=not torch.cuda.is_available())
+        processes = process_state()  # shared with the Accelerator below
         exists = out_dir.exists()
         processes.wait_for_everyone()  # every process looks before the main one writes
         if exists and not force:

@@ -24,6 +24,7 @@ from msfdiff.plotting import (
     plot_reconstruction,
     save_image,
 )
+from msfdiff.processes import main_process_only
 from msfdiff.progress import Log, Progress, no_log, no_progress
 from msfdiff.unmixing.estimator import SceneUnmixer
 
@@ -44,19 +45,22 @@ def train_and_save(
     """Fit ``unmixer`` on ``cubes`` and save it with its figures as the run's unmixer.
 
     Checkpoints go to ``RUN/unmixing/checkpoints``; ``resume`` continues from the newest.
+    Launched on several processes, the main one trains and the others load its unmixer.
     """
     layout = RunLayout(run_dir)
-    unmixer.fit(
-        cubes,
-        checkpoint_dir=layout.unmixing_checkpoints,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        progress=progress,
-        log=log,
-    )
-    unmixer.save(layout.unmixing)
-    write_unmixing_figures(unmixer, cubes, layout.unmixing_figures)
-    return unmixer
+    with main_process_only() as main:
+        if main:
+            unmixer.fit(
+                cubes,
+                checkpoint_dir=layout.unmixing_checkpoints,
+                checkpoint_every=checkpoint_every,
+                resume=resume,
+                progress=progress,
+                log=log,
+            )
+            unmixer.save(layout.unmixing)
+            write_unmixing_figures(unmixer, cubes, layout.unmixing_figures)
+    return unmixer if main else SceneUnmixer.load(layout.unmixing)
 
 
 def infer_photo_abundances(
