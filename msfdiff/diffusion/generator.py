@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from msfdiff.checkpoints import latest_checkpoint
+from msfdiff.checkpoints import checkpoint_step, latest_checkpoint
 from msfdiff.config import to_dict
 from msfdiff.data.abundances import AbundanceDataset
 from msfdiff.diffusion.config import (
@@ -242,8 +242,19 @@ class AbundanceDiffusion(Generator):
     def from_pretrained(
         cls, folder: str | os.PathLike, *, device: str | torch.device | None = None
     ) -> AbundanceDiffusion:
-        """Load a trained run folder (``RUN/diffusion``); on the GPU if there is one."""
+        """Load a trained run folder (``RUN/diffusion``); on the GPU if there is one.
+
+        A run stopped before ``max_steps`` (killed, or Ctrl-C) is refused: its ``unet/`` holds
+        the last checkpoint's weights, which would sample silently from a half-trained model.
+        """
         pipe = AbundancePipeline.from_pretrained(folder, device=device)
+        newest = latest_checkpoint(Path(folder) / CHECKPOINTS_DIR)
+        total = pipe.config.training.max_steps
+        if newest is not None and checkpoint_step(newest) < total:
+            raise NotFittedError(
+                f"{folder}: training stopped at step {checkpoint_step(newest)} of {total}; "
+                "finish it with `msfdiff diffusion train --resume` (--steps N ends it at N)"
+            )
         generator = cls(pipe.config, conditional=pipe.config.conditional)
         generator.pipeline_ = pipe
         return generator

@@ -11,13 +11,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from msfdiff.generate import generate_samples
 from msfdiff.generator import SamplingSettings, load_generator
 from msfdiff.layout import sample_abundance_paths
 from tests.diffusion.tiny import K
 
-N, BANDS = 10, 6
+N, BANDS = 30, 6  # enough samples that a busy machine still kills mid-way
 SETTINGS = SamplingSettings(format="npy", sampler="ddim", steps=3, batch_size=1, seed=3)
 
 SCRIPT = """
@@ -72,3 +73,67 @@ def test_sigkill_during_sampling_then_rerun_equals_an_uninterrupted_run(trained_
     assert killed.keys() == expected.keys()  # no duplicates, nothing missing
     different = [name for name in expected if killed[name] != expected[name]]
     assert not different, f"differ from an uninterrupted run: {different}"
+
+
+TRAIN = Path(__file__).with_name("train_tiny.py")
+
+
+def unet_bytes(run: Path) -> bytes:
+    return (run / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+
+
+def test_training_killed_at_random_moments_resumes_to_the_uninterrupted_weights(
+    abundance_dir, tmp_path
+):
+    import os
+    import random
+
+    from msfdiff.checkpoints import STATE_NAME, checkpoint_step, checkpoints, latest_checkpoint
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+
+    def start(out: Path, *extra: str) -> subprocess.Popen:
+        cmd = [sys.executable, str(TRAIN), str(abundance_dir), str(out), "4", "300", "25"]
+        return subprocess.Popen([*cmd, *extra], env=env, cwd=root, stderr=subprocess.DEVNULL)
+
+    def newest(out: Path) -> int:
+        found = latest_checkpoint(out / "checkpoints")
+        return -1 if found is None else checkpoint_step(found)
+
+    assert start(tmp_path / "straight").wait(timeout=300) == 0
+    out, rng, kills = tmp_path / "killed", random.Random(16), []
+    for attempt in range(2):  # kill, resume, kill again: each a random moment after a checkpoint
+        proc = start(out, *(["--resume"] if attempt else []))
+        seen, deadline = newest(out), time.time() + 120
+        while time.time() < deadline and newest(out) <= seen and proc.poll() is None:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.3))
+        running = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills.append((running, newest(out)))
+        # every published checkpoint is whole; a killed write leaves only a hidden temporary
+        for folder in checkpoints(out / "checkpoints"):
+            assert (folder / STATE_NAME).is_file() and (folder / "unet").is_dir()
+    assert any(running and step < 300 for running, step in kills), kills
+    assert start(out, "--resume").wait(timeout=300) == 0
+    assert unet_bytes(out) == unet_bytes(tmp_path / "straight")
+
+
+def test_a_run_stopped_before_its_last_step_is_refused_for_sampling(abundance_dir, tmp_path):
+    from msfdiff.data.abundances import load_abundance_dataset
+    from msfdiff.diffusion.generator import AbundanceDiffusion
+    from msfdiff.diffusion.training import DiffusionTrainer, train
+    from msfdiff.errors import NotFittedError
+    from tests.diffusion.tiny import tiny_config
+
+    dataset = load_abundance_dataset(abundance_dir)
+    train(tiny_config(max_steps=4, checkpoint_every=2).replace(training={"max_steps": 2}),
+          dataset, tmp_path / "run")  # fmt: skip
+    config_path = tmp_path / "run" / "config.yaml"  # as if started for 4 steps, killed at 2
+    config_path.write_text(config_path.read_text().replace("max_steps: 2", "max_steps: 4"))
+    with pytest.raises(NotFittedError, match="stopped at step 2 of 4"):
+        AbundanceDiffusion.from_pretrained(tmp_path / "run")
+    DiffusionTrainer.resume(dataset, tmp_path / "run", max_steps=2).run()  # "ends it at N"
+    assert AbundanceDiffusion.from_pretrained(tmp_path / "run").pipeline_ is not None

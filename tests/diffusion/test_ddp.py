@@ -13,7 +13,7 @@ from safetensors.numpy import load_file
 
 from msfdiff.diffusion.pipeline import UNET_DIR
 
-SCRIPT = Path(__file__).with_name("ddp_train.py")
+SCRIPT = Path(__file__).with_name("train_tiny.py")
 LR, STEPS = 1e-4, 3  # tiny_config's learning rate; Adam moves each weight about LR a step
 
 
@@ -23,7 +23,7 @@ def launch(processes: int, batch: int, data: Path, out: Path) -> dict[str, np.nd
     env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc_per_node={processes}", str(SCRIPT), str(data), str(out),
-               str(batch), str(STEPS)]  # fmt: skip
+               str(batch), str(STEPS), str(STEPS)]  # fmt: skip
     result = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return load_file(out / UNET_DIR / "diffusion_pytorch_model.safetensors")
