@@ -147,20 +147,46 @@ def evaluate(
 @unmix_app.command("infer")
 def infer(
     run: Path = typer.Option(..., "--run", help="Run directory with a trained unmixer."),
-    rgb: Path = typer.Option(
-        ..., "--rgb", help="Folder of photos (jpg/png/tif); sub-folders are class labels."
+    rgb: Path | None = typer.Option(
+        None, "--rgb", help="Folder of photos (jpg/png/tif); sub-folders are class labels."
     ),
-    out: Path = typer.Option(..., "--out", help="Output folder for the abundance dataset."),
+    hsi: Path | None = typer.Option(
+        None,
+        "--hsi",
+        help="One HSI file instead of photos; its abundance map is streamed into OUT (a .npy), "
+        "so the scene need not fit in memory.",
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Output folder for the abundance dataset, or the .npy file for --hsi."
+    ),
     size: int = typer.Option(
         64, help="Photos are resized/cropped to SIZE×SIZE (diffusion map size)."
     ),
     crop: str = typer.Option("resize", help="How photos reach SIZE: resize or center (crop)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing dataset."),
+    wavelengths: str | None = typer.Option(None, "--wavelengths", help=WAVELENGTHS_HELP),
+    key: str | None = typer.Option(None, help="Array name inside a .mat/.npz file (--hsi)."),
+    scale: float | None = typer.Option(None, help="Divide stored values by this (--hsi)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output."),
 ) -> None:
-    """Infer abundances of every photo in a folder; writes one streamable dataset + preview PNGs."""
+    """Infer abundances of every photo in a folder (one streamable dataset + preview PNGs), or
+    the abundance map of one HSI scene."""
+    from msfdiff._io import check_new
+    from msfdiff.errors import ConfigError
     from msfdiff.unmixing import load_unmixer
-    from msfdiff.unmixing.workflow import infer_photo_abundances
+    from msfdiff.unmixing.workflow import infer_photo_abundances, infer_scene_abundances
 
+    if (rgb is None) == (hsi is None):
+        raise ConfigError("pass either --rgb (a photo folder) or --hsi (one HSI file)")
+    if hsi is not None:
+        from msfdiff.data.readers import read_hsi
+
+        if out.suffix.lower() != ".npy":
+            raise ConfigError(f"{out}: with --hsi, --out is the abundance map's .npy file")
+        check_new(out, force=force)  # before the model and the scene are read
+        cube = read_hsi(hsi, key=key, wavelengths=wavelengths, scale=scale)
+        shape = infer_scene_abundances(load_unmixer(run), cube, out, force=force).shape
+        console.print(f"abundances of {hsi.name} ({shape[0]}×{shape[1]}, k={shape[2]}) → {out}")
+        return
     unmixer = load_unmixer(run)
     with ProgressBar("inferring", unit="photo") as bar:
         n = infer_photo_abundances(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from msfdiff.errors import DataFormatError
+
+_CHECK_ELEMENTS = 1 << 22  # values checked at a time by check_finite
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,37 @@ class HyperCube:
 
 
 def check_finite(array: np.ndarray, source: str) -> None:
-    """Raise a one-line error if ``array`` holds NaN or Inf (checked in chunks, memmap-safe)."""
-    flat = array.reshape(-1)
-    step = 1 << 22
-    for start in range(0, flat.size, step):
-        chunk = np.asarray(flat[start : start + step])
-        if not np.all(np.isfinite(chunk)):
-            n_bad = int((~np.isfinite(chunk)).sum())
+    """Raise a one-line error if ``array`` holds NaN or Inf.
+
+    Checked in blocks of whole rows (a transposed memmap is never copied whole), dropping the
+    pages read from a memory-mapped file as it goes (:func:`release_pages`).
+    """
+    array = array.reshape(1) if array.ndim == 0 else array
+    rows = max(1, _CHECK_ELEMENTS // max(1, array[:1].size))
+    for start in range(0, array.shape[0], rows):
+        block = np.asarray(array[start : start + rows])
+        if not np.all(np.isfinite(block)):
+            n_bad = int((~np.isfinite(block)).sum())
             raise DataFormatError(f"{source}: contains NaN/Inf values ({n_bad}+ elements)")
+        release_pages(array)
+
+
+def release_pages(array: np.ndarray) -> None:
+    """Unmap the resident pages of the file ``array`` is memory-mapped from; else do nothing.
+
+    Pages read through a memmap stay mapped into the process and count towards its resident
+    size until the kernel needs the memory, so a pass over a scene larger than memory would
+    seem to hold all of it. Dropping them after each block keeps the resident size at one
+    block: the data stay in the page cache (written back first if changed), and a later read
+    maps them again.
+    """
+    node, owner = array, None
+    while node is not None and not isinstance(node, mmap.mmap):
+        owner = node if isinstance(node, np.memmap) else owner
+        node = getattr(node, "base", None)
+    # a copy-on-write map ("c") would lose its changes, and a map of unknown mode might
+    if node is None or owner is None or owner.mode == "c" or node.closed:
+        return
+    if hasattr(mmap, "MADV_DONTNEED"):
+        node.flush()  # a no-op for a read-only map
+        node.madvise(mmap.MADV_DONTNEED)

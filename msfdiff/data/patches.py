@@ -1,8 +1,9 @@
 """Square training patches cut from large cubes, listed in a JSON-serialisable manifest.
 
 Only offsets are stored; pixels are sliced from the (usually memory-mapped) cube when a patch
-is needed, so a scene larger than memory can feed training. The train/validation split is by
-patch and seeded, so the same manifest arguments always give the same split.
+is needed, and the pages read are released again, so a scene larger than memory can feed
+training. The train/validation split is by patch and seeded, so the same manifest arguments
+always give the same split.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from msfdiff.data.cube import HyperCube
+from msfdiff.data.cube import HyperCube, release_pages
 from msfdiff.data.readers import check_same_bands, read_hsi
 from msfdiff.errors import ConfigError, DataFormatError
 
@@ -135,6 +136,8 @@ def load_patch(
     Returns
     -------
     ndarray of shape (size, size, n_bands), float32
+        A copy: the cube's pages are released once it is read (:func:`release_pages`), so
+        reading every patch of a memory-mapped scene never holds the scene.
     """
     source = entry["source"]
     if callable(cubes_or_reader):
@@ -147,7 +150,9 @@ def load_patch(
         raise DataFormatError(
             f"{source}: patch at ({row}, {col}) of size {size} exceeds the {height}x{width} image"
         )
-    return np.asarray(cube.data[row : row + size, col : col + size], dtype=np.float32)
+    patch = np.array(cube.data[row : row + size, col : col + size], dtype=np.float32)
+    release_pages(cube.data)
+    return patch
 
 
 class PatchSet(Sequence):

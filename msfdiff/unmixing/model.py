@@ -31,9 +31,14 @@ class ChannelAttention(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.mlp(x.mean(dim=(2, 3), keepdim=True))
+        return self.weigh(x, x.mean(dim=(2, 3), keepdim=True), x.amax(dim=(2, 3), keepdim=True))
+
+    def weigh(self, x: torch.Tensor, mean: torch.Tensor, peak: torch.Tensor) -> torch.Tensor:
+        """``x`` weighted per channel from pooled features (a tiled image passes the whole
+        image's mean and maximum)."""
+        logits = self.mlp(mean)
         if self.kind == "cbam":
-            logits = logits + self.mlp(x.amax(dim=(2, 3), keepdim=True))
+            logits = logits + self.mlp(peak)
         return x * torch.sigmoid(logits)
 
 

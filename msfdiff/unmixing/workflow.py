@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from msfdiff._io import atomic_path, check_new, check_room
 from msfdiff.data.abundances import AbundanceDatasetWriter
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.rgb import list_photos, read_photo
@@ -61,6 +62,28 @@ def train_and_save(
             unmixer.save(layout.unmixing)
             write_unmixing_figures(unmixer, cubes, layout.unmixing_figures)
     return unmixer if main else SceneUnmixer.load(layout.unmixing)
+
+
+def infer_scene_abundances(
+    unmixer: SceneUnmixer, cube: HyperCube, out: str | os.PathLike, *, force: bool = False
+) -> np.ndarray:
+    """The abundance map (H, W, k) of one scene, streamed into the .npy file ``out``.
+
+    A memory-mapped scene larger than memory never is held whole (``transform`` reads it in
+    row blocks and tiles): the map goes to an ``open_memmap`` under a temporary name, renamed
+    when complete, so a killed run leaves no file that reads as a finished map. Returns the
+    map, memory-mapped from ``out``.
+    """
+    out = Path(out)
+    check_new(out, force=force)
+    shape = (*cube.shape[:2], unmixer.config_.n_endmembers)
+    check_room(out.parent, int(np.prod(shape)) * 4, what="the abundance map")
+    with atomic_path(out) as tmp:
+        abundances = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+        unmixer.transform(cube, out=abundances)
+        abundances.flush()
+        del abundances
+    return np.load(out, mmap_mode="r")
 
 
 def infer_photo_abundances(
