@@ -231,3 +231,45 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return bool(torch.equal(a, b))
+
+
+def test_infer_killed_at_a_random_moment_leaves_nothing_that_reads_as_a_dataset(
+    trained_run, tmp_path
+):
+    import random
+
+    from PIL import Image
+
+    from msfdiff.data.abundances import load_abundance_dataset
+
+    rng = np.random.default_rng(1)
+    for i in range(600):
+        folder = tmp_path / "photos" / ("field" if i % 2 else "town")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (24, 30, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    args = ["unmix", "infer", "--run", str(trained_run), "--rgb", str(tmp_path / "photos"),
+            "--size", "16"]  # fmt: skip
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "msfdiff.cli.main", *args, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120  # until the dataset's temporary folder exists, then a while
+    while time.time() < deadline and not list(tmp_path.glob(".killed.*")) and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(random.Random(16).uniform(0.0, 0.2))
+    running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert running, "inference ended before the kill; the test needs more photos"
+    assert not out.exists()  # only a hidden temporary folder, which no reader lists
+    assert all(p.name.startswith(".") for p in tmp_path.iterdir() if "killed" in p.name)
+    again = msfdiff(*args, "--out", str(out))  # no --force needed: nothing is there
+    assert again.returncode == 0, again.stderr
+    straight = msfdiff(*args, "--out", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    assert len(load_abundance_dataset(out)) == 600
+    np.testing.assert_array_equal(
+        np.load(out / "abundances.npy"), np.load(tmp_path / "straight" / "abundances.npy")
+    )
