@@ -35,6 +35,12 @@ def process_state() -> PartialState:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
+def wait_for_everyone() -> None:
+    """Block until every process of the launch gets here (alone: return at once)."""
+    if rank_and_world()[1] > 1:
+        process_state().wait_for_everyone()
+
+
 @contextmanager
 def main_process_only() -> Iterator[bool]:
     """Yield whether this is the main process; every process waits for all at the end.

@@ -273,3 +273,29 @@ def test_infer_killed_at_a_random_moment_leaves_nothing_that_reads_as_a_dataset(
     np.testing.assert_array_equal(
         np.load(out / "abundances.npy"), np.load(tmp_path / "straight" / "abundances.npy")
     )
+
+
+def test_infer_on_two_processes_writes_the_one_process_dataset(trained_run, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    for i in range(40):  # three batches of 16: process 0 takes the first and third
+        folder = tmp_path / "photos" / ("field" if i % 3 else "town")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    args = ["unmix", "infer", "--run", str(trained_run), "--rgb", str(tmp_path / "photos"),
+            "--size", "16", "--out"]  # fmt: skip
+    launch = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip
+    # one thread per process in both runs: a batch summed by other threads rounds otherwise
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    for name, launcher in (("one", []), ("two", launch)):
+        result = subprocess.run(
+            [sys.executable, *launcher, "-m", "msfdiff.cli.main", *args, str(tmp_path / name)],
+            capture_output=True, text=True, timeout=300, env={**env, "OMP_NUM_THREADS": "1"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("abundances.npy", "index.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+    assert not [p.name for p in tmp_path.iterdir() if ".shard-" in p.name]  # shards gathered
+    assert (tmp_path / "two" / "previews" / "abundance_grid.png").is_file()

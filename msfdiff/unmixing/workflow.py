@@ -7,13 +7,14 @@ and ``log`` listeners (:mod:`msfdiff.progress`).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from msfdiff._io import atomic_path, check_new, check_room
-from msfdiff.data.abundances import AbundanceDatasetWriter
+from msfdiff.data.abundances import ARRAY_NAME, AbundanceDatasetWriter, load_abundance_dataset
 from msfdiff.data.cube import HyperCube
 from msfdiff.data.rgb import list_photos, read_photo
 from msfdiff.layout import RunLayout
@@ -25,7 +26,7 @@ from msfdiff.plotting import (
     plot_reconstruction,
     save_image,
 )
-from msfdiff.processes import main_process_only
+from msfdiff.processes import main_process_only, rank_and_world, wait_for_everyone
 from msfdiff.progress import Log, Progress, no_log, no_progress
 from msfdiff.unmixing.estimator import SceneUnmixer
 
@@ -102,32 +103,76 @@ def infer_photo_abundances(
 
     One brightness gain for the whole collection (from up to ``GAIN_PHOTOS`` photos) maps
     photo exposure onto the training reflectance level; see :meth:`SceneUnmixer.photo_gain`.
-    ``progress(done, total)`` counts photos. Returns how many were written.
+    ``progress(done, total)`` counts this process's photos. Returns how many were written.
+
+    Launched on N processes, process ``r`` owns the batches ``r, r + N, …`` of
+    ``PHOTO_BATCH`` photos and writes them as a shard (itself an abundance dataset, hidden
+    beside ``out``); the main process then gathers the shards into ``out``. Every batch is
+    encoded as it would be on one process, so the dataset is the same byte for byte.
     """
     out = Path(out)
+    check_new(out, force=force)  # every process, before any work
     notify = progress or no_progress
     photos = list_photos(folder)
+    k = unmixer.config_.n_endmembers
+    check_room(out.parent, len(photos) * size * size * k * 4, what="the abundance dataset")
     step = max(1, len(photos) // GAIN_PHOTOS)
     gain = unmixer.photo_gain([read_photo(p.path, size=size, crop=crop) for p in photos[::step]])
     log(f"inferring {len(photos)} photos at {size}×{size}, brightness gain {gain:.3g}")
-    k = unmixer.config_.n_endmembers
-    previews: list[tuple[str, np.ndarray, np.ndarray]] = []
-    with AbundanceDatasetWriter(
-        out, n=len(photos), height=size, width=size, k=k, force=force
-    ) as writer:
-        for start in range(0, len(photos), PHOTO_BATCH):
-            chunk = photos[start : start + PHOTO_BATCH]
-            rgbs = np.stack([read_photo(p.path, size=size, crop=crop) for p in chunk])
-            abundances = unmixer.transform(rgbs, gain=gain)
-            for row, (photo, rgb, abundance) in enumerate(
-                zip(chunk, rgbs, abundances, strict=True), start=start
-            ):
-                writer.write(row, abundance, source=str(photo.path), label=photo.label)
-                if len(previews) < n_previews:
-                    previews.append((Path(photo.path).name, rgb, abundance))
-            notify(start + len(chunk), len(photos), "")
-    _write_previews(out / "previews", previews)
+    rank, world = rank_and_world()
+    mine = _owned_rows(len(photos), rank, world)
+    shard = out if world == 1 else _shard_path(out, rank, world)
+    if mine:  # more processes than batches leave some idle
+        with AbundanceDatasetWriter(
+            shard, n=len(mine), height=size, width=size, k=k, force=force or world > 1
+        ) as writer:
+            for first in range(0, len(mine), PHOTO_BATCH):
+                chunk = [photos[i] for i in mine[first : first + PHOTO_BATCH]]
+                rgbs = np.stack([read_photo(p.path, size=size, crop=crop) for p in chunk])
+                abundances = unmixer.transform(rgbs, gain=gain)
+                for row, (photo, abundance) in enumerate(zip(chunk, abundances, strict=True)):
+                    writer.write(first + row, abundance, source=str(photo.path), label=photo.label)
+                notify(first + len(chunk), len(mine), "")
+    if world > 1:
+        wait_for_everyone()
+        with main_process_only() as main:
+            if main:
+                _gather_shards(out, len(photos), world, force=force)
+    if rank == 0:
+        shown = photos[:n_previews]
+        maps = np.load(out / ARRAY_NAME, mmap_mode="r")
+        _write_previews(
+            out / "previews",
+            [(Path(p.path).name, read_photo(p.path, size=size, crop=crop), maps[i])
+             for i, p in enumerate(shown)],
+        )  # fmt: skip
     return len(photos)
+
+
+def _owned_rows(n: int, rank: int, world: int) -> list[int]:
+    """The rows of the batches ``rank, rank + world, …`` of ``PHOTO_BATCH`` rows."""
+    starts = range(rank * PHOTO_BATCH, n, world * PHOTO_BATCH)
+    return [i for start in starts for i in range(start, min(start + PHOTO_BATCH, n))]
+
+
+def _shard_path(out: Path, rank: int, world: int) -> Path:
+    return out.parent / f".{out.name}.shard-{rank}-of-{world}"
+
+
+def _gather_shards(out: Path, n: int, world: int, *, force: bool) -> None:
+    """Copy every shard's rows to their places in ``out`` (atomically), then drop the shards."""
+    ranks = [r for r in range(world) if _owned_rows(n, r, world)]
+    shards = {r: load_abundance_dataset(_shard_path(out, r, world)) for r in ranks}
+    first = shards[0]
+    with AbundanceDatasetWriter(
+        out, n=n, height=first.height, width=first.width, k=first.k, force=force
+    ) as writer:
+        for rank, shard in shards.items():
+            labels = [shard.classes[c] if c >= 0 else None for c in shard.class_indices]
+            for j, i in enumerate(_owned_rows(n, rank, world)):
+                writer.write(i, shard.array[j], source=shard.files[j], label=labels[j])
+    for rank in ranks:
+        shutil.rmtree(_shard_path(out, rank, world))
 
 
 def _write_previews(folder: Path, previews: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> None:
