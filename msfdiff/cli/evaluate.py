@@ -101,6 +101,7 @@ def evaluate_command(
         max_quality_images=max_quality_images,
         seed=seed,
     )
+    options.check_models()  # a missing network fails before the sets are read
     wl = None if wavelengths is None else parse_wavelengths(wavelengths)
     common = {"wavelengths_nm": wl, "key": key, "photo_size": photo_size}
     common.update(max_images=max_images, seed=seed)

@@ -102,6 +102,18 @@ class EvaluationOptions:
     max_pixels: int = 100_000
     seed: int = 0
 
+    def check_models(self) -> None:
+        """Locate the offline networks these options will load (Inception for FID; the NIQE
+        and BRISQUE models), so a missing one fails before any image is read."""
+        from msfdiff.evaluation.inception import find_inception_weights
+        from msfdiff.evaluation.no_reference.models import find_brisque_model, find_niqe_params
+
+        if self.generative:
+            find_inception_weights()
+        if self.quality:
+            find_niqe_params()
+            find_brisque_model()
+
     def settings(self) -> dict[str, Any]:
         """The numeric settings, as metrics.json records them."""
         return {

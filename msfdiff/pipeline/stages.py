@@ -208,15 +208,11 @@ def evaluate(context: StageContext, resume: bool) -> None:
 
 def _evaluation_models(config: ExperimentConfig) -> None:
     """The offline networks and models the evaluate stage loads, if it is to compute them."""
-    from msfdiff.evaluation.inception import find_inception_weights
-    from msfdiff.evaluation.no_reference.models import find_brisque_model, find_niqe_params
+    from msfdiff.evaluation.metrics import EvaluationOptions
 
     cfg = config.evaluation
-    if cfg.enabled and cfg.fid:
-        find_inception_weights()
-    if cfg.enabled and cfg.quality:
-        find_niqe_params()
-        find_brisque_model()
+    if cfg.enabled:
+        EvaluationOptions(generative=cfg.fid, quality=cfg.quality).check_models()
 
 
 def report(context: StageContext, resume: bool) -> None:

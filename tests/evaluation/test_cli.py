@@ -160,3 +160,17 @@ def test_evaluate_novelty_of_variations_reads_their_sources(tmp_path, rng, app):
     explicit = [*args, "--force", "--source-abundances", str(tmp_path / "like")]
     assert CliRunner().invoke(app, explicit).exit_code == 0
     assert json.loads(out.read_text())["novelty"]["distances"]["source"] == to_source
+
+
+def test_a_missing_network_fails_before_any_set_is_read(tmp_path, app, monkeypatch):
+    from msfdiff.errors import DataNotFoundError
+
+    monkeypatch.setenv("MSFDIFF_INCEPTION", str(tmp_path / "gone.pt"))
+    args = ["evaluate", "--real", str(tmp_path / "no-real"), "--synthetic",
+            str(tmp_path / "no-synthetic"), "--json", str(tmp_path / "r.json")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    # the network is named, not the (also missing) sets: it was looked for first
+    assert isinstance(result.exception, DataNotFoundError)
+    assert "gone.pt" in str(result.exception) and not (tmp_path / "r.json").exists()
+    without_fid = CliRunner().invoke(app, [*args, "--no-fid"])
+    assert "no-real" in str(without_fid.exception)
