@@ -26,6 +26,7 @@ _EXPORTS = {
     "write_hsi": "msfdiff.data.writers",
     "read_photo": "msfdiff.data.rgb",
     "load_abundance_dataset": "msfdiff.data.abundances",
+    "load_samples": "msfdiff.data.samples",
     # phase 1: unmixing
     "SceneUnmixer": "msfdiff.unmixing.estimator",
     "load_unmixer": "msfdiff.unmixing.estimator",
@@ -40,6 +41,7 @@ _EXPORTS = {
     # phase 3: fusion
     "fuse": "msfdiff.fusion",
     "generate_samples": "msfdiff.generate",
+    "Shard": "msfdiff.generate",
     "load_sources": "msfdiff.generate",
     # evaluation, report, pipeline
     "evaluate": "msfdiff.evaluation.compare",

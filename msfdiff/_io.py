@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,6 +83,20 @@ def atomic_write(path: str | os.PathLike, writer: Callable[[Path], Any]) -> Path
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON, atomically."""
     return atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=2, default=_jsonable)))
+
+
+def create_json(path: str | os.PathLike, obj: Any) -> bool:
+    """Write ``obj`` to ``path`` unless it exists (then False), atomically even against other
+    processes doing the same: a hard link, unlike a rename, never replaces a file."""
+    path = Path(path)
+    staged = write_json(path.with_name(f".{path.name}.{uuid.uuid4().hex}"), obj)
+    try:
+        os.link(staged, path)
+    except FileExistsError:
+        return False
+    finally:
+        staged.unlink()
+    return True
 
 
 def _jsonable(obj: Any) -> Any:

@@ -17,7 +17,13 @@ import numpy as np
 from msfdiff._io import atomic_path, check_new
 from msfdiff.data.formats import WRITE_FORMATS
 from msfdiff.errors import DataFormatError
-from msfdiff.layout import FALSE_COLOUR_SUFFIX, PROFILES_SUFFIX, sample_abundance_path, sample_stem
+from msfdiff.layout import (
+    FALSE_COLOUR_SUFFIX,
+    PROFILES_SUFFIX,
+    sample_abundance_path,
+    sample_file,
+    sample_stem,
+)
 
 REGION_SIZE = 6  # paper Fig. 11(d): mean spectra of 6x6 regions
 
@@ -93,14 +99,6 @@ def estimate_noise_std(residuals: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- sample files
 
 
-def completion_marker(out_dir: str | os.PathLike, index: int, *, fused: bool = True) -> Path:
-    """The file :func:`write_sample` writes last, whose presence means sample ``index`` is
-    complete: its abundance map, or for a cube drawn directly (no abundances) its profiles."""
-    if fused:
-        return sample_abundance_path(out_dir, index)
-    return Path(out_dir) / f"{sample_stem(index)}{PROFILES_SUFFIX}"
-
-
 def write_sample(
     out_dir: str | os.PathLike,
     index: int,
@@ -114,8 +112,8 @@ def write_sample(
 ) -> list[Path]:
     """Write one synthetic sample: HSI, false colour, spectral profiles, then its abundance map.
 
-    Each file is written atomically and the :func:`completion_marker` comes last, so an
-    interrupted run can skip exactly the complete samples. The abundance map
+    Each file is written atomically and the abundance map (or, without one, the profiles) comes
+    last, so an interrupted run can skip exactly the complete samples. The abundance map
     (``sample_NNNN_abundance.npy``, shape (H, W, k)) is written for fused samples; a ``.mat``
     HSI then also holds ``Abu`` (H, W, k) and ``End`` (n_bands, k), the keys of the authors'
     code. ``abundances=None`` writes a cube drawn directly by an ``"hsi"`` generator.
@@ -144,7 +142,9 @@ def write_sample(
     for path in (preview, profiles, target) if fused else (preview, profiles):
         check_new(path, force=force)
     written = [
-        write_hsi(out_dir / f"{stem}{WRITE_FORMATS[format]}", cube, force=force, extra=extra),
+        write_hsi(
+            sample_file(out_dir, index, WRITE_FORMATS[format]), cube, force=force, extra=extra
+        ),
         save_image(false_colour(cube.data, wavelengths_nm), preview),
         plot_spectral_profiles(cube.data, wavelengths_nm, profiles, seed=index),
     ]

@@ -31,14 +31,18 @@ A downstream directory (``msfdiff downstream``, :class:`DownstreamLayout`)::
     DS/downstream.json, downstream.md, *.png, report.html   the table and its pictures
 
 Inside a samples folder sample ``i`` is ``sample_{i:04d}<suffix>``; its abundance map
-(``*_abundance.npy``) is written last, so its presence marks the sample complete. Guided
-samples keep the maps they started from in ``guidance_sources.npy``. The formats
-inside the unmixer, abundance and generator folders belong to the code that writes them.
+(``*_abundance.npy``, or ``*_profiles.png`` for a cube drawn without abundances) is written
+last, so its presence marks the sample complete. ``sampling.json`` holds the settings,
+``shards/shard-R-of-N.json`` what process R of N owned, and ``samples.json`` indexes the whole
+set once it is complete (docs/samples.md). Guided samples keep the maps they started from in
+``guidance_sources.npy``. The formats inside the unmixer, abundance and generator folders
+belong to the code that writes them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +51,9 @@ ABUNDANCE_SUFFIX = "_abundance.npy"
 FALSE_COLOUR_SUFFIX = "_false_colour.png"
 PROFILES_SUFFIX = "_profiles.png"
 SAMPLING_MANIFEST = "sampling.json"
+SAMPLE_INDEX = "samples.json"
+"""The whole set's index: written when samples 0..n-1 of a run are all complete."""
+SHARDS = "shards"
 GUIDANCE_SOURCES = "guidance_sources.npy"
 """The maps guided samples started from (sample i: source i mod m), for distance-to-source."""
 
@@ -56,14 +63,50 @@ def sample_stem(index: int) -> str:
     return f"{SAMPLE_PREFIX}{index:04d}"
 
 
+def sample_file(folder: str | os.PathLike, index: int, suffix: str) -> Path:
+    """The file of sample ``index`` that ends in ``suffix`` (an HSI's ``.npy``, ``.hdr``, …)."""
+    return Path(folder) / f"{sample_stem(index)}{suffix}"
+
+
 def sample_abundance_path(folder: str | os.PathLike, index: int) -> Path:
     """The abundance map of sample ``index``: written last, so it marks the sample complete."""
-    return Path(folder) / f"{sample_stem(index)}{ABUNDANCE_SUFFIX}"
+    return sample_file(folder, index, ABUNDANCE_SUFFIX)
+
+
+def complete_samples(folder: str | os.PathLike, *, fused: bool = True) -> list[int]:
+    """Indices of the complete samples in ``folder``, in numeric order: those whose last file
+    exists, the abundance map or, for cubes drawn without abundances (``fused=False``), the
+    profiles. One listing of the folder, not a look-up per index, so large sets stay fast.
+    """
+    suffix = ABUNDANCE_SUFFIX if fused else PROFILES_SUFFIX
+    digits = (
+        p.name[len(SAMPLE_PREFIX) : -len(suffix)]
+        for p in Path(folder).glob(f"{SAMPLE_PREFIX}*{suffix}")
+    )
+    return sorted(int(d) for d in digits if d.isdigit())
+
+
+def sample_leftovers(folder: str | os.PathLike, indices: Iterable[int]) -> list[Path]:
+    """What killed writes of these samples left in ``folder``: the hidden ``.sample_NNNN…``
+    files and folders an atomic write works in before its rename (``msfdiff/_io.py``)."""
+    wanted = set(indices)
+    found = []
+    for path in Path(folder).glob(f".{SAMPLE_PREFIX}*"):
+        digits = path.name[1 + len(SAMPLE_PREFIX) :].split("_")[0].split(".")[0]
+        if digits.isdigit() and int(digits) in wanted:
+            found.append(path)
+    return sorted(found)
+
+
+def shard_manifest_path(folder: str | os.PathLike, rank: int, world: int) -> Path:
+    """What process ``rank`` of ``world`` sampling into ``folder`` owned (its indices)."""
+    return Path(folder) / SHARDS / f"shard-{rank}-of-{world}.json"
 
 
 def sample_abundance_paths(folder: str | os.PathLike) -> list[Path]:
-    """Every complete sample's abundance map in ``folder``, in index order."""
-    return sorted(Path(folder).glob(f"{SAMPLE_PREFIX}*{ABUNDANCE_SUFFIX}"))
+    """Every complete sample's abundance map in ``folder``, in index order (numeric: sample
+    10000 comes after 9999, which its name alone would not say)."""
+    return [sample_abundance_path(folder, i) for i in complete_samples(folder)]
 
 
 def is_sample_side_file(path: Path) -> bool:

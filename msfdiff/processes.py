@@ -23,6 +23,16 @@ def rank_and_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def default_device() -> str:
+    """This process's GPU (``cuda:LOCAL_RANK`` under a launcher, so N processes use N GPUs),
+    or the CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+
+
 def process_state() -> PartialState:
     """accelerate's shared process state, joined to the launcher's group.
 

@@ -142,12 +142,18 @@ def sample(
         COLLAGE_BAND, "--band", help="--collage: pixels each side of a seam to regenerate."
     ),
     cells: int = typer.Option(COLLAGE_CELLS, "--cells", help="--collage: regions per collage."),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="R/N: this is process R of N sampling into OUT, making samples i with i % N == R "
+        "(the set is the same for any N); auto: R/N from the launcher (accelerate launch).",
+    ),
     force: bool = typer.Option(False, "--force", help="Regenerate samples already in OUT."),
 ) -> None:
     """Draw samples from RUN's generator (abundances are fused with RUN's unmixer) into OUT."""
     from msfdiff.diffusion.collage import make_collages
     from msfdiff.errors import ConfigError
-    from msfdiff.generate import generate_samples, load_sources
+    from msfdiff.generate import Shard, generate_samples, load_sources
     from msfdiff.generator import Guidance, load_generator
     from msfdiff.layout import RunLayout
     from msfdiff.unmixing import load_unmixer
@@ -159,6 +165,7 @@ def sample(
         raise ConfigError("--strength needs --like or --collage (without them S = 1)")
     if strength is not None and not 0.0 <= strength <= 1.0:
         raise ConfigError(f"--strength must be in [0, 1], got {strength}")
+    share = Shard() if shard is None else Shard.parse(shard)
     layout = RunLayout(run)
     settings = SamplingSettings(
         sampler=sampler,
@@ -201,8 +208,10 @@ def sample(
             n=n,
             settings=settings,
             guidance=guidance,
+            shard=share,
             force=force,
             progress=bar,
             log=log,
         )
-    console.print(f"done: {n} samples in {out} ({sampler})")
+    made = f"shard {share}: {len(share.indices(n))} of {n}" if share.world > 1 else f"{n}"
+    console.print(f"done: {made} samples in {out} ({sampler})")

@@ -14,6 +14,7 @@ from msfdiff.data.readers import (
     read_hsi_many,
 )
 from msfdiff.data.rgb import Photo, list_photos, read_photo
+from msfdiff.data.samples import Sample, SampleFolder, load_samples
 from msfdiff.data.spectra import library_spectra, list_response_curves, response_curves
 from msfdiff.data.wavelengths import (
     CHIKUSEI_MSFDIFF_NOTE,
@@ -29,6 +30,8 @@ __all__ = [
     "HyperCube",
     "PatchSet",
     "Photo",
+    "Sample",
+    "SampleFolder",
     "check_finite",
     "chikusei_msfdiff_wavelengths",
     "expand_hsi_paths",
@@ -37,6 +40,7 @@ __all__ = [
     "list_photos",
     "list_response_curves",
     "load_patch",
+    "load_samples",
     "make_manifest",
     "parse_band_selector",
     "parse_wavelengths",

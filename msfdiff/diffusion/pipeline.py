@@ -39,6 +39,7 @@ from msfdiff.diffusion.guidance import diffuse, start_timestep, truncation
 from msfdiff.diffusion.simplex import Codec, StandardCodec
 from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError
 from msfdiff.generator import Guidance, SamplingSettings
+from msfdiff.processes import default_device
 
 UNET_DIR = "unet"
 SCHEDULER_DIR = "scheduler"
@@ -215,8 +216,7 @@ class AbundancePipeline:
         config = load_config(folder)
         unet = UNet2DModel.from_pretrained(folder / UNET_DIR)
         scheduler_config = DDPMScheduler.load_config(folder / SCHEDULER_DIR)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(unet, scheduler_config, config).to(device)
+        return cls(unet, scheduler_config, config).to(device or default_device())
 
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
         """Write what :meth:`from_pretrained` reads: ``config.yaml``, ``scheduler/``, ``unet/``."""
