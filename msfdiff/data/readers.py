@@ -571,6 +571,7 @@ def _usable_bands(
     Real sensors' band tables are not always ascending (AVIRIS's spectrometers overlap:
     675.6 nm is followed by 664.1 nm), and every later step (band selection, resampling,
     plots) needs ascending band centres, so the bands are reordered with their centres.
+    ``meta["stored_bands"]`` then says where each band was in the file.
     """
     import warnings
 
@@ -602,6 +603,8 @@ def _usable_bands(
         wl = centres
     if keep.size == array.shape[2] and np.all(keep == np.arange(keep.size)):
         return array, wl
+    # each band's position in the file, so a result can be put back in the order given
+    stored.meta["stored_bands"] = keep.tolist()
     return np.asarray(array[..., keep]), wl
 
 

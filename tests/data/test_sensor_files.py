@@ -25,6 +25,9 @@ def test_overlapping_band_table_is_sorted_with_its_bands(tmp_path, cube):
     order = np.argsort(AVIRIS_WL)
     np.testing.assert_array_equal(result.wavelengths_nm, AVIRIS_WL[order])
     np.testing.assert_array_equal(result.data, cube[..., order])  # each band kept its centre
+    back = np.empty_like(result.data)  # a result put back in the file's band order
+    back[..., result.meta["stored_bands"]] = result.data
+    np.testing.assert_array_equal(back, cube)
 
 
 def test_bad_band_list_drops_those_bands(tmp_path, cube):
@@ -36,6 +39,7 @@ def test_bad_band_list_drops_those_bands(tmp_path, cube):
     good = np.array(bbl, dtype=bool)
     np.testing.assert_array_equal(result.wavelengths_nm, wl[good])
     np.testing.assert_array_equal(result.data, cube[..., good])
+    assert result.meta["stored_bands"] == np.flatnonzero(good).tolist()
 
 
 def test_every_band_bad_is_one_line_error(tmp_path, cube):
