@@ -36,7 +36,7 @@ from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
 
-from msfdiff._io import atomic_dir, atomic_write
+from msfdiff._io import atomic_dir, atomic_write, check_room
 from msfdiff.checkpoints import (
     STATE_NAME,
     derive_seed,
@@ -209,6 +209,7 @@ class DiffusionTrainer:
     ) -> DiffusionTrainer:
         """A new run in ``out_dir`` (refused if it exists, unless ``force`` wipes it)."""
         out_dir = Path(out_dir)
+        check_room(out_dir, 0, what="the diffusion run")  # unwritable or full: fail now
         processes = process_state()  # shared with the Accelerator below
         exists = out_dir.exists()
         processes.wait_for_everyone()  # every process looks before the main one writes

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from msfdiff._io import check_new, write_json
+from msfdiff._io import check_new, check_room, write_json
 from msfdiff.evaluation.compare import Evaluation
 from msfdiff.evaluation.metrics import PLOT_NAMES
 
@@ -22,8 +22,10 @@ def check_outputs(
     *,
     force: bool = False,
 ) -> None:
-    """Refuse existing outputs unless ``force``: call before the minutes of computing."""
+    """Refuse existing outputs, unless ``force``, and unwritable or full folders: call before
+    the minutes of computing."""
     check_new(json_path, force=force)
+    check_room(Path(json_path).parent, 0, what="the evaluation report")
     if plots_dir is not None:
         for name in PLOT_NAMES:
             check_new(plot_path(plots_dir, name), force=force)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from msfdiff._io import claim_folder, write_json
+from msfdiff._io import check_room, claim_folder, write_json
 from msfdiff.config import from_dict, merge_overrides, read_yaml_mapping, to_dict
 from msfdiff.errors import ConfigError, DataFormatError, OutputExistsError
 from msfdiff.generator import Generator, SamplingSettings
@@ -173,6 +173,7 @@ class Comparison:
         self.layout = CompareLayout(self.root)
 
     def run(self) -> list[dict[str, Any]]:
+        check_room(self.layout.root, 0, what="the comparison's files")
         self._check_config_file()
         for row in self.config.rows:  # a changed row fails now, not after an hour
             self._check_row_spec(row)

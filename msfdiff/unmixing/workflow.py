@@ -50,6 +50,7 @@ def train_and_save(
     Launched on several processes, the main one trains and the others load its unmixer.
     """
     layout = RunLayout(run_dir)
+    check_room(layout.unmixing, 0, what="the unmixer")  # unwritable or full: fail now
     with main_process_only() as main:
         if main:
             unmixer.fit(
