@@ -43,8 +43,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     for name, values in (("true labels", y_true), ("predictions", y_pred)):
         if values.size and (values.min() < 0 or values.max() >= n_classes):
             raise DataFormatError(f"{name} must lie in 0..{n_classes - 1}")
-    flat = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
-    return flat.reshape(n_classes, n_classes)
+    from sklearn.metrics import confusion_matrix as sklearn_confusion
+
+    return sklearn_confusion(y_true, y_pred, labels=np.arange(n_classes))
 
 
 def scores_from_confusion(matrix: np.ndarray) -> Scores:
