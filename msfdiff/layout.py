@@ -163,6 +163,11 @@ class RunLayout:
         return self.root / "diffusion"
 
     @property
+    def generator_monitor(self) -> Path:
+        """Samples and edge coherence logged during diffusion training (``--monitor-every``)."""
+        return self.generator / "monitor"
+
+    @property
     def samples(self) -> Path:
         return self.root / "samples"
 

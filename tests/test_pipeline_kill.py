@@ -64,3 +64,38 @@ def test_a_run_killed_at_random_moments_ends_as_an_uninterrupted_one(tmp_path):
     assert killed.keys() == expected.keys()
     assert [name for name in expected if killed[name] != expected[name]] == []
     assert RunLayout(tmp_path / "killed").report.is_file()
+
+
+def test_a_run_on_two_processes_ends_as_a_run_on_one(tmp_path):
+    import numpy as np
+
+    data = write_experiment_data(tmp_path)
+    diffusion = EXPERIMENT["diffusion"]["overrides"]
+    half = {**diffusion, "training": {**diffusion["training"], "batch_size": 1}}
+    for name, overrides in (("one", diffusion), ("two", half)):  # the same global batch of 2
+        raw = {"name": "tiny", "data": data, **EXPERIMENT, "diffusion": {"overrides": overrides}}
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(raw))
+    launch = ["-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    for name, launcher in (("one", []), ("two", launch)):
+        command = [sys.executable, *launcher, "-m", "msfdiff.cli.main", "run",
+                   str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / name)]  # fmt: skip
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**env, "OMP_NUM_THREADS": "1"},
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    one, two = results(tmp_path / "one"), results(tmp_path / "two")
+    assert one.keys() == two.keys()
+    # the unmixer (trained once) and the photo maps (sharded) are the one-process files; the
+    # diffusion weights are DDP's, equal up to the order of float sums, and so the samples
+    differ = sorted(name for name in one if one[name] != two[name])
+    assert all(("diffusion/" in n or "samples/" in n or n == "metrics") for n in differ), differ
+    for path in sample_abundance_paths(RunLayout(tmp_path / "one").samples):
+        twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
+        np.testing.assert_allclose(np.load(path), np.load(twin), atol=1e-4)
+    assert RunLayout(tmp_path / "two").report.is_file()

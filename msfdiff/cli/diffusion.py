@@ -34,7 +34,7 @@ def train(
         ..., "--abundances", help="Abundance dataset folder (from `msfdiff unmix infer`)."
     ),
     preset: str | None = typer.Option(
-        None, help="cpu (default; minutes on a CPU), paper or official (GPU-sized)."
+        None, help="cpu (default; minutes on a CPU), medium (a GPU-day), paper or official."
     ),
     steps: int | None = typer.Option(None, help="Total training steps (with --resume: new total)."),
     batch_size: int | None = typer.Option(None, help="Maps per step (per GPU)."),
@@ -47,16 +47,25 @@ def train(
     seed: int | None = typer.Option(None, help="Seed of weights, data order and noise."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the latest checkpoint."),
     force: bool = typer.Option(False, "--force", help="Delete RUN/diffusion and start afresh."),
+    monitor_every: int | None = typer.Option(
+        None,
+        "--monitor-every",
+        min=1,
+        help="Every N steps draw 8 maps and log their edge coherence against the training maps "
+        "(RUN/diffusion/monitor: CSV, curve, map grids).",
+    ),
 ) -> None:
     """Train the abundance denoiser (paper Algorithm 1); Ctrl-C saves a checkpoint and stops."""
     from msfdiff.data.abundances import load_abundance_dataset
     from msfdiff.diffusion.config import DEFAULT_PRESET
     from msfdiff.diffusion.generator import AbundanceDiffusion
     from msfdiff.errors import ConfigError
+    from msfdiff.evaluation.monitor import monitor_for
     from msfdiff.generator import TrainingInterrupted
     from msfdiff.layout import RunLayout
 
-    out = RunLayout(run).generator
+    layout = RunLayout(run)
+    out = layout.generator
     fixed = {
         "--preset": preset,
         "--batch-size": batch_size,
@@ -79,7 +88,16 @@ def train(
     with ProgressBar("training") as bar:
         try:
             generator.fit(
-                dataset, out, resume=resume, force=force, max_steps=steps, progress=bar, log=log
+                dataset,
+                out,
+                resume=resume,
+                force=force,
+                max_steps=steps,
+                progress=bar,
+                log=log,
+                monitor=monitor_for(dataset, layout.generator_monitor, monitor_every)
+                if monitor_every
+                else None,
             )
         except TrainingInterrupted as stop:
             console.print(f"{stop}; continue with --resume")

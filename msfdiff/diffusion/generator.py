@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -35,6 +35,14 @@ from msfdiff.diffusion.training import CHECKPOINTS_DIR, DiffusionTrainer
 from msfdiff.errors import ConfigError, NotFittedError
 from msfdiff.generator import Generator, Guidance, TrainingInterrupted
 from msfdiff.progress import Log, Progress, no_log, no_progress
+
+
+class TrainingMonitor(Protocol):
+    """Called with the step and the model as it stands, every ``every`` training steps."""
+
+    every: int
+
+    def __call__(self, step: int, generator: AbundanceDiffusion) -> None: ...
 
 
 class AbundanceDiffusion(Generator):
@@ -103,6 +111,7 @@ class AbundanceDiffusion(Generator):
         max_steps: int | None = None,
         progress: Progress | None = None,
         log: Log = no_log,
+        monitor: TrainingMonitor | None = None,
     ) -> AbundanceDiffusion:
         """Train on ``dataset`` into ``out_dir`` (paper Algorithm 1); see
         :class:`~msfdiff.diffusion.training.DiffusionTrainer` for the folder and exact resume.
@@ -111,7 +120,9 @@ class AbundanceDiffusion(Generator):
         newest checkpoint, or from step 0 if it stopped before its first one; with nothing
         there it starts afresh. ``max_steps`` sets a new total. Progress is reported per step
         with the loss. Ctrl-C stops after the current step, saves a checkpoint and raises
-        :class:`~msfdiff.generator.TrainingInterrupted`.
+        :class:`~msfdiff.generator.TrainingInterrupted`. ``monitor`` (main process only) is
+        handed the model as it stands every ``monitor.every`` steps, e.g. to draw samples and
+        measure their structure (:class:`msfdiff.evaluation.monitor.SampleMonitor`).
         """
         out_dir = Path(out_dir)
         trainer = self._trainer(dataset, out_dir, resume, force, max_steps, log)
@@ -127,6 +138,11 @@ class AbundanceDiffusion(Generator):
         for info in trainer.steps():
             last = info
             report(info.step, total, f"loss {info.loss:.4g}")
+            watched = monitor is not None and info.step % monitor.every == 0
+            if watched and trainer.accelerator.is_main_process:
+                snapshot = type(self)(trainer.config, conditional=trainer.config.conditional)
+                snapshot.pipeline_ = trainer.pipeline()
+                monitor(info.step, snapshot)
         if trainer.interrupted:
             raise TrainingInterrupted(
                 f"interrupted at step {trainer.step}; checkpoint saved in {out_dir}"

@@ -46,7 +46,13 @@ from msfdiff.checkpoints import (
 )
 from msfdiff.data.abundances import AbundanceDataset
 from msfdiff.diffusion.config import DiffusionConfig, load_config, save_config
-from msfdiff.diffusion.pipeline import SCHEDULER_DIR, UNET_DIR, build_scheduler, build_unet
+from msfdiff.diffusion.pipeline import (
+    SCHEDULER_DIR,
+    UNET_DIR,
+    AbundancePipeline,
+    build_scheduler,
+    build_unet,
+)
 from msfdiff.diffusion.simplex import estimate_clr_scale, estimate_standard
 from msfdiff.errors import ConfigError, DataFormatError, DataNotFoundError, OutputExistsError
 from msfdiff.processes import process_state
@@ -406,6 +412,14 @@ class DiffusionTrainer:
             ema_state = self.ema.state_dict()
             state["ema"] = {k: v for k, v in ema_state.items() if k != "shadow_params"}
         torch.save(state, folder / STATE_NAME)
+
+    def pipeline(self) -> AbundancePipeline:
+        """A sampler of the weights as they stand (EMA when enabled), on this process's device:
+        what a monitor draws from during training."""
+        scheduler = dict(self.noise_scheduler.config)
+        return AbundancePipeline(self.sampling_unet(), scheduler, self.config).to(
+            self.accelerator.device
+        )
 
     def sampling_unet(self) -> UNet2DModel:
         """The network to sample with: a copy holding the EMA weights, or the trained model."""

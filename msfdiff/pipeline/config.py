@@ -53,9 +53,13 @@ class InferenceStage:
 
 @dataclass(frozen=True)
 class DiffusionStage:
+    """``monitor_every``: draw maps and log their edge coherence every N steps (the GPU
+    path's progress log, :mod:`msfdiff.evaluation.monitor`); it does not change the model."""
+
     preset: str = DIFFUSION_PRESET
     overrides: dict[str, Any] = field(default_factory=dict)
     conditional: bool = False
+    monitor_every: int | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,12 @@ A stage's *fingerprint* hashes what it reads (its config section, the files it r
 size and mtime) and the fingerprints of the stages it depends on. A stage whose record says
 ``done`` with the same fingerprint is skipped; one that says ``running`` (it was interrupted)
 resumes; anything else starts that stage afresh, after its old outputs are removed.
+
+Under a multi-process launch (``accelerate launch … run``) every process walks the stages
+together: all decide from the same records, the main process alone removes outputs and
+writes records, and a stage runs on every process only if it shares its work
+(``Stage.shared``: unmixing, inference, diffusion training, sampling); the others run on
+the main process while the rest wait.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from msfdiff.errors import ConfigError
 from msfdiff.layout import RunLayout
 from msfdiff.pipeline.config import ExperimentConfig, experiment_to_yaml
 from msfdiff.pipeline.stages import STAGES, BarFactory, Stage, StageContext, no_bar
+from msfdiff.processes import main_process_only, wait_for_everyone
 from msfdiff.progress import Log, no_log
 
 
@@ -80,8 +87,11 @@ class Runner:
             if only is None or name == only:
                 stage.requires(self.config)
         check_room(self.layout.root, 0, what="the run's files")  # samples check their own size
-        self.layout.root.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.layout.config, lambda p: p.write_text(experiment_to_yaml(self.config)))
+        with main_process_only() as main:
+            if main:
+                self.layout.root.mkdir(parents=True, exist_ok=True)
+                text = experiment_to_yaml(self.config)
+                atomic_write(self.layout.config, lambda p: p.write_text(text))
         return {
             name: self._run_stage(name, forced=only is not None)
             for name in self.stages
@@ -90,27 +100,34 @@ class Runner:
 
     def _run_stage(self, name: str, *, forced: bool) -> str:
         stage, fp, rec = self.stages[name], self.fingerprint(name), self.record(name)
+        wait_for_everyone()  # every process has read the record before the main one writes it
         same = rec is not None and rec.get("fingerprint") == fp
         if same and rec.get("status") == "done" and not forced:
             self.log(f"[{name}] up to date, skipped")
             return "skipped"
         resume = same and rec.get("status") == "running" and not forced
-        if not resume:
-            for target in stage.outputs(self.layout):
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-        self.log(f"[{name}] {'resuming' if resume else 'running'}")
         previous = float(rec.get("seconds", 0.0)) if resume and rec else 0.0
         record = {"stage": name, "fingerprint": fp, "status": "running", "seconds": previous}
         record["started_at"] = (rec or {}).get("started_at") if resume else _now()
-        write_json(self.layout.stage_record(name), record)
+        with main_process_only() as main:
+            if main and not resume:
+                for target in stage.outputs(self.layout):
+                    if target.is_dir():
+                        shutil.rmtree(target)
+                    elif target.exists():
+                        target.unlink()
+            if main:
+                write_json(self.layout.stage_record(name), record)
+        self.log(f"[{name}] {'resuming' if resume else 'running'}")
         start = time.perf_counter()
-        stage.run(self.context, resume)
+        with main_process_only() as main:
+            if main or stage.shared:
+                stage.run(self.context, resume)
         seconds = previous + time.perf_counter() - start
         record.update(status="done", seconds=round(seconds, 2), finished_at=_now())
-        write_json(self.layout.stage_record(name), record)
+        with main_process_only() as main:
+            if main:
+                write_json(self.layout.stage_record(name), record)
         self.log(f"[{name}] done in {seconds:.1f} s")
         return "resumed" if resume else "ran"
 

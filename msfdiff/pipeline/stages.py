@@ -48,6 +48,9 @@ class Stage:
     requires: Callable[[ExperimentConfig], None] = lambda config: None
     """Raises if something the stage will need is missing: checked before any stage runs,
     so a missing model file fails in a second, not after an hour of training."""
+    shared: bool = False
+    """Under a multi-process launch, every process runs it (it splits its own work, e.g.
+    DDP training or sharded sampling); otherwise the main process alone does."""
 
 
 def file_fingerprint(paths) -> list:
@@ -140,19 +143,29 @@ def infer(context: StageContext, resume: bool) -> None:
 def diffusion(context: StageContext, resume: bool) -> None:
     from msfdiff.data.abundances import load_abundance_dataset
     from msfdiff.diffusion.generator import AbundanceDiffusion
+    from msfdiff.evaluation.monitor import monitor_for
 
-    cfg = context.config.diffusion
-    dataset = load_abundance_dataset(context.layout.abundances)
+    cfg, layout = context.config.diffusion, context.layout
+    dataset = load_abundance_dataset(layout.abundances)
     generator = AbundanceDiffusion(cfg.preset, conditional=cfg.conditional, overrides=cfg.overrides)
+    monitor = None
+    if cfg.monitor_every:
+        monitor = monitor_for(dataset, layout.generator_monitor, cfg.monitor_every)
     with context.bar("diffusion", "step") as bar:
         generator.fit(
-            dataset, context.layout.generator, resume=resume, progress=bar, log=context.log
+            dataset,
+            layout.generator,
+            resume=resume,
+            progress=bar,
+            log=context.log,
+            monitor=monitor,
         )
 
 
 def sample(context: StageContext, resume: bool) -> None:
-    from msfdiff.generate import generate_samples
+    from msfdiff.generate import Shard, generate_samples
     from msfdiff.generator import load_generator
+    from msfdiff.processes import rank_and_world
 
     cfg = context.config.sampling
     with context.bar("sampling", "sample") as bar:
@@ -162,6 +175,7 @@ def sample(context: StageContext, resume: bool) -> None:
             unmixer=_unmixer(context),
             n=cfg.n,
             settings=cfg.settings,
+            shard=Shard(*rank_and_world()),
             force=not resume,
             progress=bar,
             log=context.log,
@@ -228,6 +242,7 @@ STAGES: tuple[Stage, ...] = (
         lambda c: {"data": _hsi_inputs(c, c.data.hsi), "cfg": asdict(c.unmixing)},
         lambda run: (run.unmixing,),
         unmix,
+        shared=True,
     ),
     Stage(
         "eval_unmix",
@@ -242,13 +257,15 @@ STAGES: tuple[Stage, ...] = (
         lambda c: {"files": file_fingerprint([c.data.rgb]), "cfg": asdict(c.inference)},
         lambda run: (run.abundances,),
         infer,
+        shared=True,
     ),
     Stage(
         "diffusion",
         ("infer",),
-        lambda c: {"cfg": asdict(c.diffusion)},
+        lambda c: {"cfg": {k: v for k, v in asdict(c.diffusion).items() if k != "monitor_every"}},
         lambda run: (run.generator,),
         diffusion,
+        shared=True,
     ),
     Stage(
         "sample",
@@ -256,6 +273,7 @@ STAGES: tuple[Stage, ...] = (
         lambda c: {"cfg": asdict(c.sampling)},
         lambda run: (run.samples,),
         sample,
+        shared=True,
     ),
     Stage(
         "evaluate",
