@@ -337,6 +337,18 @@ def novelty_findings(
         found.metrics["novelty_source"] = metric(
             "novelty_source", summary["source"]["relative"], median=summary["source"]["median"]
         )
+    smallest = min(min(np.shape(m)[:2]) for m in (*synthetic_maps, training_maps[0]))
+    if smallest >= 2 * novelty.LOCAL_TILE:  # at least four tiles a map
+        local = novelty.local_novelty(synthetic_maps, training_maps, seed=options.seed)
+        found.metrics["local_copy_share"] = metric(
+            "local_copy_share",
+            local["copied_share"],
+            tile=local["tile"],
+            tiles=local["n_tiles"],
+            threshold=local["threshold"],
+            expected_for_real=novelty.MEMORISATION_QUANTILE,
+        )
+        summary["local"] = local
     if summary["nearest_training_relative"] is None:
         found.notes.append("novelty: training maps have duplicates, so no relative distance")
     found.sections["novelty"] = summary

@@ -57,6 +57,9 @@ DEFINITIONS = {
     "over the real-to-real median: how far the variation moved from the map it started from.",
     "memorisation_rate": "Share of samples at most as far from a training map as the closest 5 % "
     "of real maps are from their nearest other training map; fresh real maps score about 0.05.",
+    "local_copy_share": "Share of the samples' 16 x 16 tiles at most as far from their best "
+    "window in any training map as the closest 5 % of real tiles are from any other training "
+    "map; fresh real maps score about 0.05, a collage of copied regions near 1.",
 }
 _BETTER = {
     "precision": "higher",

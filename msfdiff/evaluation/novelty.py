@@ -13,6 +13,9 @@ realism must be read beside novelty. Definitions (docs/metrics.md, "Novelty"):
 - **real-to-real reference**: each training map's distance to its nearest *other* training map;
 - **memorisation rate**: the share of samples at most as far from a training map as the 5th
   percentile of the real-to-real distances. Fresh real maps of the same scenes score about 5 %.
+- **local copies** (:func:`local_novelty`): the same test for square tiles of the samples,
+  each placed at its best offset in every training map. A collage of real regions is far
+  from every whole training map, yet its tiles are copies; this is the share that says so.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ Maps = Sequence[np.ndarray] | np.ndarray
 
 MEMORISATION_QUANTILE = 0.05
 MAX_REFERENCE_QUERIES = 256  # training maps whose nearest neighbour sets the reference
+LOCAL_TILE = 16  # side of the tiles local_novelty compares
+MAX_TILES = 128  # tiles per side (samples, training) local_novelty searches; seeded choice
 _BUDGET = 2**22  # float64 elements of the maps one block stacks (32 MB)
 _STATS = {"p05": 5, "p25": 25, "median": 50, "p75": 75, "p95": 95}
 
@@ -137,6 +142,69 @@ def novelty_summary(
         }
         summary["distances"]["source"] = to_source.tolist()
     return summary
+
+
+def local_novelty(
+    samples: Maps,
+    training: Maps,
+    *,
+    tile: int = LOCAL_TILE,
+    dihedral: bool = False,
+    max_tiles: int = MAX_TILES,
+    seed: int = 0,
+) -> dict:
+    """The share of the samples' tiles that copy part of a training map, against real maps.
+
+    Each map is cut into non-overlapping ``tile`` × ``tile`` tiles. A sample tile's distance
+    is to its best window in any training map; a training tile's, the reference, to its best
+    window in any *other* training map. ``copied_share`` is the share of sample tiles at most
+    as far as the closest 5 % of the reference (real maps: about 0.05). Up to ``max_tiles``
+    tiles per side are searched (seeded choice). Tiles are not turned by default: pasted
+    regions keep their orientation, and the 8 orientations cost 8 times the search (128
+    tiles of 64² maps against 520 take about 8 s on 2 cores unturned).
+
+    Returns
+    -------
+    dict
+        ``tile``, ``n_tiles``, ``nearest_training`` and ``real_to_real`` statistics,
+        ``relative`` (median over median), ``threshold`` and ``copied_share``.
+    """
+    rng = np.random.default_rng(seed)
+    sample_tiles, _ = _tiles(samples, tile, max_tiles, rng)
+    training_tiles, owners = _tiles(training, tile, max_tiles, rng)
+    if not len(sample_tiles) or not len(training_tiles):
+        raise DataFormatError(f"local novelty needs maps of at least {tile} x {tile} pixels")
+    nearest = nearest_distances(sample_tiles, training, dihedral=dihedral)
+    reference = _nearest(training_tiles, training, skip=owners, dihedral=dihedral)
+    threshold = float(np.quantile(reference, MEMORISATION_QUANTILE))
+    return {
+        "tile": tile,
+        "n_tiles": len(sample_tiles),
+        "nearest_training": _statistics(nearest),
+        "real_to_real": _statistics(reference),
+        "relative": _relative(nearest, reference),
+        "threshold": threshold,
+        "copied_share": float(np.mean(nearest <= threshold)),
+    }
+
+
+def _tiles(
+    maps: Maps, tile: int, limit: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``limit`` non-overlapping tiles (n, tile, tile, k) and the map each came from."""
+    places = [
+        (i, y, x)
+        for i in range(len(maps))
+        for y in range(0, np.shape(maps[i])[0] - tile + 1, tile)
+        for x in range(0, np.shape(maps[i])[1] - tile + 1, tile)
+    ]
+    if len(places) > limit:
+        places = [places[j] for j in np.sort(rng.choice(len(places), limit, replace=False))]
+    k = np.shape(maps[0])[-1]
+    tiles = np.empty((len(places), tile, tile, k))
+    for j, (i, y, x) in enumerate(places):
+        tiles[j] = np.asarray(maps[i][y : y + tile, x : x + tile], dtype=np.float64)
+    return tiles, np.array([i for i, _, _ in places], dtype=np.int64)
 
 
 def _statistics(values: np.ndarray) -> dict[str, float]:

@@ -36,6 +36,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("abundance_composition_spread_gap", "spread (real {real:.3f})", "synthetic:.3f"),
     ("novelty_nearest_train", "novelty ↑", ".2f"),
     ("memorisation_rate", "memorised ↓", ".2f"),
+    ("local_copy_share", "tiles copied ↓", ".2f"),
 )
 """The metric columns; ``edges`` and ``spread`` show each row's own value with the held-out
 photos' value in the header (the closer, the better)."""

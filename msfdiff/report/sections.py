@@ -433,6 +433,15 @@ def _novelty(ctx: Context) -> str:
             f"{novelty['memorisation_quantile']:.0%})",
         ),
     ]
+    local = novelty.get("local")
+    if isinstance(local, dict):
+        rows.append(
+            (
+                f"tiles copied from training maps ({local['tile']} px)",
+                f"{local['copied_share']:.1%} of {local['n_tiles']} tiles at or below "
+                f"{number(local['threshold'])} (fresh real maps: about 5%)",
+            )
+        )
     source = novelty.get("source")
     if isinstance(source, dict):
         rows.append(

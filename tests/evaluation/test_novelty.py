@@ -155,3 +155,23 @@ def test_refuses_what_it_cannot_compare(training) -> None:
         novelty_summary(training[:1], training[:1])
     with pytest.raises(DataFormatError, match="source"):
         paired_distances(training[:2], training[:2, :10])
+
+
+def test_local_novelty_sees_the_copied_regions_of_a_collage_that_whole_maps_miss():
+    from msfdiff.data.abundances import make_synthetic_abundances
+    from msfdiff.evaluation.novelty import local_novelty, novelty_summary
+
+    maps = make_synthetic_abundances(24, 32, 32, 3, smoothness=2.0, seed=0)
+    training, fresh = maps[:16], maps[16:]
+    rng = np.random.default_rng(1)
+    collages = np.empty((4, 32, 32, 3), np.float32)
+    for collage in collages:  # 16 cells of 8 x 8, each from another training map, in place
+        donors = rng.permutation(16)
+        for cell, donor in enumerate(donors):
+            y, x = 8 * (cell // 4), 8 * (cell % 4)
+            collage[y : y + 8, x : x + 8] = training[donor][y : y + 8, x : x + 8]
+    assert novelty_summary(collages, training)["memorisation_rate"] == 0.0  # whole maps: new
+    copied = local_novelty(collages, training, tile=8)
+    assert copied["copied_share"] == 1.0 and copied["nearest_training"]["max"] < 1e-9
+    new = local_novelty(fresh, training, tile=8)
+    assert new["copied_share"] < 0.3 and new["relative"] > 0.5
