@@ -24,7 +24,10 @@ bought with quality or copying silently):
            other one (1 = as far from the training set as real maps are from one another);
 * ``source`` the same for the distance to the map a guided sample started from;
 * ``memo`` memorisation rate: share of samples closer to a training map than the 5th
-           percentile of real-to-real distances.
+           percentile of real-to-real distances;
+* ``tiles`` share of the samples' 16x16 tiles that copy a window of a training map as closely
+           as near-duplicate real tiles do (``local_novelty``; maps of at least 32x32): the
+           copies whole-map novelty cannot see in a collage.
 
 A "real vs real" row (crops of other real maps, of the same size) gives the floor each distance
 reaches with this many maps; its ``train`` is 0, as they are training maps. A "held-out" row
@@ -69,7 +72,13 @@ from msfdiff.diffusion.config import DiffusionConfig, TrainingConfig, UNetConfig
 from msfdiff.diffusion.guidance import outpainting
 from msfdiff.diffusion.pipeline import SCHEDULERS, AbundancePipeline
 from msfdiff.diffusion.training import train
-from msfdiff.evaluation.novelty import nearest_distances, novelty_summary, paired_distances
+from msfdiff.evaluation.novelty import (
+    LOCAL_TILE,
+    local_novelty,
+    nearest_distances,
+    novelty_summary,
+    paired_distances,
+)
 from msfdiff.evaluation.spectral import composition_spread, edge_coherence
 from msfdiff.generate import load_sources
 from msfdiff.generator import VARIATION_STRENGTH, Guidance
@@ -172,6 +181,8 @@ class Novelty:
         }
         if sources is not None:
             row["source"] = float(np.median(paired_distances(maps, sources))) / self.reference
+        if min(maps.shape[1:3]) >= 2 * LOCAL_TILE:
+            row["tiles"] = local_novelty(maps, self.training)["copied_share"]
         return row
 
 
@@ -258,6 +269,7 @@ COLUMNS = [
     ("train", ".2f"),
     ("source", ".2f"),
     ("memo", ".2f"),
+    ("tiles", ".2f"),
 ]
 
 
