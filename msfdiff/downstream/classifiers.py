@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from msfdiff.downstream.split import Patches
-from msfdiff.errors import ConfigError, DataFormatError, NotFittedError
+from msfdiff.downstream.split import Patches, centre_spectra
+from msfdiff.errors import ConfigError, NotFittedError
 
 
 def _channels(published: int, width: float) -> int:
@@ -228,18 +228,6 @@ def count_parameters(model: nn.Module) -> int:
 
 
 # --------------------------------------------------------------------------- spectra baselines
-
-
-def centre_spectra(samples: np.ndarray | Patches) -> np.ndarray:
-    """Spectra (n, C) from patches (n, P, P, C) (their centre pixels) or from spectra as given."""
-    if isinstance(samples, Patches):
-        return samples.centre_spectra()
-    samples = np.asarray(samples)
-    if samples.ndim == 4:
-        return samples[:, samples.shape[1] // 2, samples.shape[2] // 2]
-    if samples.ndim == 2:
-        return samples
-    raise DataFormatError(f"expected patches (n, P, P, C) or spectra (n, C), got {samples.shape}")
 
 
 class SpectrumClassifier:

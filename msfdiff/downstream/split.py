@@ -58,6 +58,18 @@ class Patches:
         return self.padded[self.centres[:, 0] + half, self.centres[:, 1] + half]
 
 
+def centre_spectra(samples: np.ndarray | Patches) -> np.ndarray:
+    """Spectra (n, C) from patches (n, P, P, C) (their centre pixels) or from spectra as given."""
+    if isinstance(samples, Patches):
+        return samples.centre_spectra()
+    samples = np.asarray(samples)
+    if samples.ndim == 4:
+        return samples[:, samples.shape[1] // 2, samples.shape[2] // 2]
+    if samples.ndim == 2:
+        return samples
+    raise DataFormatError(f"expected patches (n, P, P, C) or spectra (n, C), got {samples.shape}")
+
+
 def make_patches(data: np.ndarray, centres: np.ndarray, size: int) -> Patches:
     """A lazy :class:`Patches` over ``data`` (height, width, bands) for ``centres`` (n, 2)."""
     if size < 1 or size % 2 == 0:

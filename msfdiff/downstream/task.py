@@ -22,7 +22,7 @@ import numpy as np
 
 from msfdiff.data.cube import HyperCube
 from msfdiff.downstream.scene import ImageSet, LabelledScene
-from msfdiff.downstream.split import ImageSplit, Patches, Split
+from msfdiff.downstream.split import ImageSplit, Patches, Split, centre_spectra
 from msfdiff.errors import DegenerateModelError
 
 
@@ -80,12 +80,9 @@ class Task:
 
     def label_spectra(self, samples: np.ndarray | Patches) -> np.ndarray:
         """The spectra a label speaks of: a patch's centre pixel, or a whole image's mean."""
-        if isinstance(samples, Patches):
-            return samples.centre_spectra()
-        samples = np.asarray(samples)
         if self.kind == "scene":
-            return samples[:, samples.shape[1] // 2, samples.shape[2] // 2]
-        return samples.mean(axis=(1, 2))
+            return centre_spectra(samples)
+        return np.asarray(samples).mean(axis=(1, 2))
 
 
 def scene_task(scene: LabelledScene, split: Split) -> Task:
