@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from msfdiff.evaluation.reconstruction import match_endmembers, reconstruction_m
 from msfdiff.fusion import fuse
 from msfdiff.unmixing import DEFAULT_PRESET, SceneUnmixer
 from msfdiff.unmixing.estimator import check_all_used
+from msfdiff.unmixing.model import UnmixingAutoencoder
 from tests.synthetic import known_scene
 
 TINY = dict(
@@ -175,3 +178,30 @@ def test_inverse_transform_is_the_mixing_model_of_fuse(fitted):
     )
     with pytest.raises(DataFormatError, match="4 endmember channels, the unmixer has 3"):
         unmixer.inverse_transform(np.zeros((2, 2, 4), np.float32))
+
+
+def test_the_encoder_starts_at_the_start_simplex_usage(monkeypatch):
+    """With a geometric start, every pixel starts at the mean abundances the start's simplex
+    gives the training pixels; on a scene with known abundances those are the true means."""
+    seen = {}
+    original = UnmixingAutoencoder.init_abundance_prior_
+
+    def spy(model, prior):
+        seen["prior"], seen["endmembers"] = prior.clone(), model.folded_endmembers.detach().clone()
+        original(model, prior)
+
+    monkeypatch.setattr(UnmixingAutoencoder, "init_abundance_prior_", spy)
+    cube, endmembers, abundances = known_scene(size=32, k=3, seed=3)
+    overrides = {**TINY, "steps": 20, "band_selection": "nearest:620,540,460"}
+    with suppress(DegenerateModelError):  # 20 steps may not make a model; the start is seen
+        SceneUnmixer(3, preset="cpu", overrides=overrides).fit(cube)
+    order, sad = match_endmembers(seen["endmembers"].numpy(), endmembers)
+    assert sad.max() < 5.0, sad
+    prior = seen["prior"].numpy()
+    np.testing.assert_allclose(prior.sum(), 1.0, atol=1e-5)
+    np.testing.assert_allclose(prior[order], abundances.reshape(-1, 3).mean(0), atol=0.03)
+
+    seen.clear()
+    with suppress(DegenerateModelError):
+        SceneUnmixer(3, preset="cpu", overrides={**overrides, "abundance_prior": False}).fit(cube)
+    assert not seen

@@ -76,6 +76,16 @@ def test_loss_weights_combine():
     assert parts["recon"].item() == pytest.approx((pred - target).abs().mean().item())
 
 
+def test_rmse_reconstruction_term_known_value():
+    target = torch.zeros(1, 2, 1, 2)
+    pred = torch.tensor([3.0, 0.0, 0.0, 4.0]).view(1, 2, 1, 2)  # squared errors 9, 0, 0, 16
+    e = torch.zeros(2, 2)
+    assert unmixing_loss(pred, target, e, reconstruction="rmse")["recon"].item() == pytest.approx(
+        2.5
+    )
+    assert unmixing_loss(pred, target, e)["recon"].item() == pytest.approx(1.75)  # MAE
+
+
 @pytest.mark.parametrize("name", ["paper", "official", "cpu"])
 def test_presets_validate(name):
     assert name in preset_names("unmixing")
@@ -113,3 +123,17 @@ def test_bad_config_rejected():
         load_preset(UnmixingConfig, "unmixing", "paper", n_endmember=3)
     with pytest.raises(ConfigError, match="unknown unmixing preset"):
         load_preset(UnmixingConfig, "unmixing", "nope")
+
+
+@pytest.mark.parametrize("linear_skip", [False, True])
+def test_abundance_prior_is_where_every_pixel_starts(linear_skip):
+    torch.manual_seed(0)
+    model = UnmixingAutoencoder(n_bands=7, n_endmembers=4, widths=(8, 8), linear_skip=linear_skip)
+    prior = torch.tensor([0.7, 0.2, 0.06, 0.04])
+    model.init_abundance_prior_(prior)
+    with torch.no_grad():  # with the logits' input terms silenced, only the prior is left
+        model._final_conv.weight.zero_()
+        if model.skip is not None:
+            model.skip.weight.zero_()
+    abundances = model.encode(torch.rand(2, 3, 5, 5))
+    torch.testing.assert_close(abundances.mean((0, 2, 3)), prior)

@@ -100,10 +100,10 @@ def test_a_model_still_collapsed_at_the_end_stops_fit(monkeypatch):
     import msfdiff.unmixing.estimator as estimator
 
     class Collapsing(UnmixingAutoencoder):
-        def init_decoder(self, *args, **kwargs):
-            super().init_decoder(*args, **kwargs)
+        def init_abundance_prior_(self, prior):  # the last step of the start
+            super().init_abundance_prior_(prior)
             with torch.no_grad():
-                [m for m in self.encoder if isinstance(m, torch.nn.Conv2d)][-1].bias[-1] -= 30.0
+                self._final_conv.bias[-1] -= 30.0
 
     monkeypatch.setattr(estimator, "UnmixingAutoencoder", Collapsing)
     cube, _, _ = known_scene(size=32, k=3)

@@ -35,7 +35,7 @@ from msfdiff.errors import (
 from msfdiff.layout import RunLayout
 from msfdiff.progress import Log, Progress, no_log
 from msfdiff.unmixing.config import DEFAULT_PRESET, UnmixingConfig, unmixing_config
-from msfdiff.unmixing.endmembers import nfindr, simplex_nmf
+from msfdiff.unmixing.endmembers import fcls, nfindr, simplex_nmf
 from msfdiff.unmixing.model import MODEL_FOLDER, ChannelAttention, UnmixingAutoencoder
 from msfdiff.unmixing.training import train_unmixer
 
@@ -45,6 +45,7 @@ TILE_PIXELS = 2**17
 """Images with more pixels are encoded in row tiles of about this many (see ``transform``); the
 cpu preset's encoder holds about 1.3 kB of activations per pixel (the paper's twice that), so a
 tile with its halo takes a few hundred MB. Larger tiles were no faster on 2 cores."""
+PRIOR_PIXELS = 2048  # pixels whose FCLS abundances give the encoder's starting usage
 
 
 class SceneUnmixer(BaseEstimator):
@@ -176,6 +177,10 @@ class SceneUnmixer(BaseEstimator):
         model.init_decoder(torch.from_numpy(mean_spectrum).float(), endmembers=start)
         if config.nonneg_endmembers:
             model.project_endmembers_()
+        if start is not None and config.abundance_prior:
+            sample = spectra[:: max(1, len(spectra) // PRIOR_PIXELS)]
+            usage = fcls(model.folded_endmembers.detach().double().numpy(), sample).mean(0)
+            model.init_abundance_prior_(torch.from_numpy(usage).float())
 
         def crop(i: int, r: int, c: int, size: int) -> tuple[np.ndarray, np.ndarray]:
             cube = cubes[i]

@@ -42,11 +42,12 @@ def unmixing_loss(
 
     ``endmembers`` are the folded spectra (k, C) a pure pixel would have.
     """
-    recon = (
-        charbonnier(pred, target)
-        if reconstruction == "charbonnier"
-        else (pred - target).abs().mean()
-    )
+    if reconstruction == "charbonnier":
+        recon = charbonnier(pred, target)
+    elif reconstruction == "rmse":
+        recon = (pred - target).pow(2).mean().sqrt()
+    else:
+        recon = (pred - target).abs().mean()
     sad = spectral_angle(pred, target)
     tv = endmember_tv(endmembers, axis=tv_axis)
     return {

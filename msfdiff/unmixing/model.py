@@ -198,10 +198,29 @@ class UnmixingAutoencoder(ModelMixin, ConfigMixin):
         bias = 0.0 if self.decoder.bias is None else self.decoder.bias
         self.decoder.weight[:, index, 0, 0] = spectrum - bias
 
+    @property
+    def _final_conv(self) -> nn.Conv2d:
+        """The encoder's last convolution, whose outputs are the abundance logits."""
+        return [m for m in self.encoder if isinstance(m, nn.Conv2d)][-1]
+
+    @torch.no_grad()
+    def init_abundance_prior_(self, prior: torch.Tensor) -> None:
+        """Start every pixel's abundances near ``prior`` (k,) instead of 1/k each.
+
+        A geometric start knows how much of the data each endmember explains. From 1/k, the
+        first steps move every pixel at once towards what most pixels need (on CAVE, the
+        dark background's endmember), and with k = 8 or on some scene sets the others never
+        came back (docs/unmixing.md).
+        """
+        logits = prior.clamp(min=1e-3).log()
+        self._final_conv.bias.copy_(logits - logits.mean())
+        if self.skip is not None:
+            self.skip.bias.zero_()
+
     @torch.no_grad()
     def split_output_(self, donor: int, *, into: int) -> None:
         """Give abundance ``into`` a copy of ``donor``'s logit; each then gets half its share."""
-        final = [m for m in self.encoder if isinstance(m, nn.Conv2d)][-1]
+        final = self._final_conv
         for layer in (final, self.skip):
             if layer is None:
                 continue
