@@ -14,6 +14,8 @@ pip packages):
 * ``chikusei``: official MSF-Diff patch 118 → 282 (59 bands, 399–698 nm);
 * ``cave``: balloons, flowers, peppers, oil painting → jelly beans, stuffed toys (2×2-binned
   to 256², 31 bands, 400–700 nm);
+* ``cave-folds``: each of the six shared CAVE scenes held out in turn, the other five trained
+  on (six fits per variant and seed; one row per fold, then their mean);
 * ``demo``: the embedded scene of ``msfdiff demo``, four cubes → rocket;
 * ``samson``: left half → right half (156 bands, 401–899 nm: most of the spectrum lies beyond
   what an RGB camera sees).
@@ -21,7 +23,7 @@ pip packages):
 Prints held-out PSNR (dB, data range = the target's maximum), SAD (°), the lowest endmember
 value, the least-used endmember's mean abundance, the number of re-seeds and training seconds.
 
-Usage: ``python benchmarks/unmixing_across_data.py [--data chikusei cave demo samson]
+Usage: ``python benchmarks/unmixing_across_data.py [--data chikusei cave cave-folds demo samson]
 [--variant "NAME=key:value;key:value" ...] [--seeds 0 1]``
 """
 
@@ -47,6 +49,19 @@ from msfdiff.unmixing import DEFAULT_PRESET, SceneUnmixer
 
 CAVE_TRAIN = ("balloons_ms", "flowers_ms", "fake_and_real_peppers_ms", "oil_painting_ms")
 CAVE_TEST = ("jelly_beans_ms", "stuffed_toys_ms")
+
+
+def splits(name: str, data: Path | None) -> list[tuple[str, list[HyperCube], list[HyperCube]]]:
+    """(label, training cubes, held-out cubes) of each split of one data set."""
+    if name != "cave-folds":
+        return [(name, *load(name, data))]
+    if data is None:
+        raise SystemExit("shared data not found: set MSFDIFF_DATA")
+    scenes = {s: _cave(data, s) for s in (*CAVE_TRAIN, *CAVE_TEST)}
+    return [
+        (f"cave-{held.split('_')[0]}", [c for s, c in scenes.items() if s != held], [scenes[held]])
+        for held in scenes
+    ]
 
 
 def load(name: str, data: Path | None) -> tuple[list[HyperCube], list[HyperCube]]:
@@ -123,6 +138,41 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return name, overrides
 
 
+def run_split(name, train, test, args, means: dict[str, list[dict[str, float]]]) -> None:
+    """Fit every variant and seed on ``train``; print held-out rows (and keep them in ``means``)."""
+    baselines: dict[str, dict[str, float]] = {}  # one per band selection
+    for variant in args.variant:
+        label, overrides = parse_variant(variant)
+        for seed in args.seeds:
+            start = time.perf_counter()
+            unmixer = SceneUnmixer(preset=args.preset, overrides=overrides, random_state=seed)
+            try:
+                unmixer.fit(train)
+            except DegenerateModelError as err:
+                print(f"{name:<10}{label:<22}{seed:>5}  collapsed: {err}", flush=True)
+                continue
+            seconds = time.perf_counter() - start
+            bands = unmixer.band_selector_.spec
+            if bands not in baselines:
+                baselines[bands] = base = linear_baseline(unmixer, train, test)
+                means.setdefault("linear", []).append(base)
+                print(
+                    f"{name:<10}{'linear ' + bands:<22}{'':>5}{base['psnr']:9.2f}"
+                    f"{base['sad_deg']:8.2f}",
+                    flush=True,
+                )
+            net = _mean(
+                [reconstruction_metrics(unmixer.reconstruct(c), np.asarray(c.data)) for c in test]
+            )
+            means.setdefault(label, []).append(net)
+            print(
+                f"{name:<10}{label:<22}{seed:>5}{net['psnr']:9.2f}{net['sad_deg']:8.2f}"
+                f"{unmixer.endmembers_.min():8.3f}{unmixer.usage_.min():9.3f}"
+                f"{unmixer.reseeds_:8d}{seconds:9.0f}",
+                flush=True,
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", nargs="+", default=["chikusei", "cave", "demo", "samson"])
@@ -137,38 +187,14 @@ def main() -> int:
         flush=True,
     )
     for name in args.data:
-        train, test = load(name, root)
-        baselines: dict[str, dict[str, float]] = {}  # one per band selection
-        for variant in args.variant:
-            label, overrides = parse_variant(variant)
-            for seed in args.seeds:
-                start = time.perf_counter()
-                unmixer = SceneUnmixer(preset=args.preset, overrides=overrides, random_state=seed)
-                try:
-                    unmixer.fit(train)
-                except DegenerateModelError as err:
-                    print(f"{name:<10}{label:<22}{seed:>5}  collapsed: {err}", flush=True)
-                    continue
-                seconds = time.perf_counter() - start
-                bands = unmixer.band_selector_.spec
-                if bands not in baselines:
-                    baselines[bands] = base = linear_baseline(unmixer, train, test)
-                    print(
-                        f"{name:<10}{'linear ' + bands:<22}{'':>5}{base['psnr']:9.2f}"
-                        f"{base['sad_deg']:8.2f}",
-                        flush=True,
-                    )
-                net = _mean(
-                    [
-                        reconstruction_metrics(unmixer.reconstruct(c), np.asarray(c.data))
-                        for c in test
-                    ]
-                )
+        means: dict[str, list[dict[str, float]]] = {}
+        for label, train, test in splits(name, root):
+            run_split(label, train, test, args, means)
+        if len(means.get("linear", [])) > 1:
+            for model, rows in means.items():
+                mean = _mean(rows)
                 print(
-                    f"{name:<10}{label:<22}{seed:>5}{net['psnr']:9.2f}{net['sad_deg']:8.2f}"
-                    f"{unmixer.endmembers_.min():8.3f}{unmixer.usage_.min():9.3f}"
-                    f"{unmixer.reseeds_:8d}{seconds:9.0f}",
-                    flush=True,
+                    f"{name + ' mean':<10}{model:<22}{'':>5}{mean['psnr']:9.2f}{mean['sad_deg']:8.2f}"
                 )
     return 0
 
