@@ -45,6 +45,8 @@ Usage::
 Without ``--like`` the held-out maps are fresh synthetic maps (bare) or the last 10 % of
 ``--abundances`` (which the run then did train on: say so when quoting it). ``--grid`` draws
 held-out maps, their variations, collages and plain samples (the README figure).
+``--from-training N`` adds a variation and a collage started from the first N training maps
+(of ``--class``): their *tiles* say how much guiding with one's own training data copies.
 """
 
 from __future__ import annotations
@@ -246,6 +248,15 @@ def modes(sources: np.ndarray, n: int, strengths: list[float]) -> dict[str, Guid
     return table
 
 
+def training_modes(maps: np.ndarray, n: int) -> dict[str, Guidance]:
+    """Guided modes started from training maps, as a user guiding with their own data would:
+    their copies of training tiles are what ``tiles`` measures."""
+    return {
+        "variation S = 0.1, training maps": Guidance(maps, 0.1),
+        "collage, seams S = 0.3, training maps": make_collages(maps, n, strength=0.3, seed=0),
+    }
+
+
 def print_table(title: str, rows: list[dict], columns: list[tuple[str, str]]) -> None:
     print(f"\n{title}")
     print(" | ".join(f"{name:>10}" if i else f"{name:>26}" for i, (name, _) in enumerate(columns)))
@@ -296,6 +307,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--grid", type=Path, help="PNG: held-out, variations, collages, plain")
+    parser.add_argument(
+        "--from-training", type=int, default=0, help="also guide from N training maps (tiles)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -317,6 +331,7 @@ def main() -> None:
         rows = np.arange(len(dataset))
         if args.class_name is not None:  # compare with the real maps of that class
             rows = np.flatnonzero(np.array(dataset.labels, dtype=object) == args.class_name)
+        rows_of_class = rows
         # the reference and the floor come from disjoint maps
         real = real_crops(dataset, rows[::2], n, size, seed=1)
         training = np.asarray(dataset.array, dtype=np.float32)
@@ -343,7 +358,11 @@ def main() -> None:
         grid_rows: dict[str, np.ndarray] = {}
         if "modes" not in args.skip:
             rows = list(floor)
-            for name, guidance in modes(sources, n, args.strengths).items():
+            table = modes(sources, n, args.strengths)
+            if args.from_training:  # the first maps of the class (or the data set)
+                chosen = dataset.array[np.sort(rows_of_class[: args.from_training])]
+                table |= training_modes(np.asarray(chosen[:, :size, :size], np.float32), n)
+            for name, guidance in table.items():
                 maps, nfe, seconds = timed(
                     pipe,
                     n,
