@@ -331,7 +331,6 @@ def main() -> None:
         rows = np.arange(len(dataset))
         if args.class_name is not None:  # compare with the real maps of that class
             rows = np.flatnonzero(np.array(dataset.labels, dtype=object) == args.class_name)
-        rows_of_class = rows
         # the reference and the floor come from disjoint maps
         real = real_crops(dataset, rows[::2], n, size, seed=1)
         training = np.asarray(dataset.array, dtype=np.float32)
@@ -357,10 +356,10 @@ def main() -> None:
             results["spacings"] = floor + run_plan(pipe, plan, args, row, request)
         grid_rows: dict[str, np.ndarray] = {}
         if "modes" not in args.skip:
-            rows = list(floor)
+            mode_rows = list(floor)
             table = modes(sources, n, args.strengths)
             if args.from_training:  # the first maps of the class (or the data set)
-                chosen = dataset.array[np.sort(rows_of_class[: args.from_training])]
+                chosen = dataset.array[rows[: args.from_training]]  # rows are ascending
                 table |= training_modes(np.asarray(chosen[:, :size, :size], np.float32), n)
             for name, guidance in table.items():
                 maps, nfe, seconds = timed(
@@ -375,10 +374,10 @@ def main() -> None:
                 origin = None
                 if guidance is not None and name != OUTPAINTING:
                     origin = guidance.sources[np.arange(n) % len(guidance.sources)]
-                rows.append(row(name, maps, NFE=nfe, **{"s/sample": seconds}, sources=origin))
+                mode_rows.append(row(name, maps, NFE=nfe, **{"s/sample": seconds}, sources=origin))
                 grid_rows[name] = maps
                 print(f"  {name}: {seconds:.3f} s/sample")
-            results["modes"] = rows
+            results["modes"] = mode_rows
         if args.grid and grid_rows:
             draw_grid(args.grid, sources, grid_rows)
 

@@ -138,7 +138,13 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return name, overrides
 
 
-def run_split(name, train, test, args, means: dict[str, list[dict[str, float]]]) -> None:
+def run_split(
+    name: str,
+    train: list[HyperCube],
+    test: list[HyperCube],
+    args: argparse.Namespace,
+    means: dict[str, list[dict[str, float]]],
+) -> None:
     """Fit every variant and seed on ``train``; print held-out rows (and keep them in ``means``)."""
     baselines: dict[str, dict[str, float]] = {}  # one per band selection
     for variant in args.variant:
