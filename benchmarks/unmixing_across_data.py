@@ -16,6 +16,9 @@ pip packages):
   to 256², 31 bands, 400–700 nm);
 * ``cave-folds``: each of the six shared CAVE scenes held out in turn, the other five trained
   on (six fits per variant and seed; one row per fold, then their mean);
+* ``cave-more``: every other scene of a full CAVE copy (``--cave DIR``, e.g. the 32-scene
+  database, either layout ``DIR/<scene>/*.png`` or ``DIR/<scene>/<scene>/*.png``; the
+  8-bit ``watercolors_ms`` is skipped) → the six shared scenes (their mean);
 * ``demo``: the embedded scene of ``msfdiff demo``, four cubes → rocket;
 * ``samson``: left half → right half (156 bands, 401–899 nm: most of the spectrum lies beyond
   what an RGB camera sees).
@@ -24,7 +27,7 @@ Prints held-out PSNR (dB, data range = the target's maximum), SAD (°), the lowe
 value, the least-used endmember's mean abundance, the number of re-seeds and training seconds.
 
 Usage: ``python benchmarks/unmixing_across_data.py [--data chikusei cave cave-folds demo samson]
-[--variant "NAME=key:value;key:value" ...] [--seeds 0 1]``
+[--variant "NAME=key:value;key:value" ...] [--seeds 0 1] [--cave DIR --data cave-more]``
 """
 
 from __future__ import annotations
@@ -51,13 +54,17 @@ CAVE_TRAIN = ("balloons_ms", "flowers_ms", "fake_and_real_peppers_ms", "oil_pain
 CAVE_TEST = ("jelly_beans_ms", "stuffed_toys_ms")
 
 
-def splits(name: str, data: Path | None) -> list[tuple[str, list[HyperCube], list[HyperCube]]]:
+def splits(
+    name: str, data: Path | None, cave: Path | None = None
+) -> list[tuple[str, list[HyperCube], list[HyperCube]]]:
     """(label, training cubes, held-out cubes) of each split of one data set."""
+    if name == "cave-more":
+        return [_cave_more(cave)]
     if name != "cave-folds":
         return [(name, *load(name, data))]
     if data is None:
         raise SystemExit("shared data not found: set MSFDIFF_DATA")
-    scenes = {s: _cave(data, s) for s in (*CAVE_TRAIN, *CAVE_TEST)}
+    scenes = {s: _cave(data / "hsi" / "cave_ms" / s) for s in (*CAVE_TRAIN, *CAVE_TEST)}
     return [
         (f"cave-{held.split('_')[0]}", [c for s, c in scenes.items() if s != held], [scenes[held]])
         for held in scenes
@@ -83,7 +90,8 @@ def load(name: str, data: Path | None) -> tuple[list[HyperCube], list[HyperCube]
         ]
         return read[:1], read[1:]
     if name == "cave":
-        return [_cave(data, s) for s in CAVE_TRAIN], [_cave(data, s) for s in CAVE_TEST]
+        folder = data / "hsi" / "cave_ms"
+        return [_cave(folder / s) for s in CAVE_TRAIN], [_cave(folder / s) for s in CAVE_TEST]
     if name == "samson":
         cube = read_hsi(
             data / "hsi" / "samson" / "samson_1.mat",
@@ -94,8 +102,24 @@ def load(name: str, data: Path | None) -> tuple[list[HyperCube], list[HyperCube]
     raise SystemExit(f"unknown data set {name!r}")
 
 
-def _cave(data: Path, scene: str) -> HyperCube:
-    folder = data / "hsi" / "cave_ms" / scene
+def _cave_more(cave: Path | None) -> tuple[str, list[HyperCube], list[HyperCube]]:
+    """Every scene of a full CAVE copy but the six shared ones → those six."""
+    if cave is None or not cave.is_dir():
+        raise SystemExit("--data cave-more needs --cave DIR, a folder of CAVE scene folders")
+    shared = (*CAVE_TRAIN, *CAVE_TEST)
+    others = sorted(
+        p for p in cave.iterdir() if p.is_dir() and p.name not in (*shared, "watercolors_ms")
+    )
+    if not others or not all((cave / s).is_dir() for s in shared):
+        raise SystemExit(f"{cave}: expected the six shared CAVE scenes and at least one other")
+    return "cave-more", [_cave(p) for p in others], [_cave(cave / s) for s in shared]
+
+
+def _cave(folder: Path) -> HyperCube:
+    """One CAVE scene (31 PNGs, 400–700 nm), 2×2-binned to 256²."""
+    if (folder / folder.name).is_dir():  # the database's own zip layout
+        folder = folder / folder.name
+    scene = folder.name
     cube = read_band_images(
         sorted(folder.glob(f"{scene}_[0-9][0-9].png")),
         wavelengths="400:700:31",
@@ -185,6 +209,7 @@ def main() -> int:
     parser.add_argument("--variant", nargs="+", default=["default="])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--preset", default=DEFAULT_PRESET)
+    parser.add_argument("--cave", type=Path, help="a full CAVE copy, for --data cave-more")
     args = parser.parse_args()
     root = shared_data_dir()
     print(
@@ -194,7 +219,7 @@ def main() -> int:
     )
     for name in args.data:
         means: dict[str, list[dict[str, float]]] = {}
-        for label, train, test in splits(name, root):
+        for label, train, test in splits(name, root, args.cave):
             run_split(label, train, test, args, means)
         if len(means.get("linear", [])) > 1:
             for model, rows in means.items():
