@@ -110,7 +110,7 @@ def sample(
     out: Path = typer.Option(..., "--out", help="Output folder (an interrupted run resumes)."),
     sampler: str = typer.Option(
         DEFAULTS.sampler,
-        help="dpmsolver++ (20 steps), unipc or dpmsolver++3m (8 steps), ddim (50) or ddpm "
+        help="unipc or dpmsolver++3m (8 steps), dpmsolver++ (20), ddim (50) or ddpm "
         "(the paper's, all T steps).",
     ),
     steps: int | None = typer.Option(

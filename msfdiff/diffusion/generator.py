@@ -62,7 +62,7 @@ class AbundanceDiffusion(Generator):
     Examples
     --------
     >>> gen = AbundanceDiffusion("cpu").fit(dataset, "run/diffusion")  # doctest: +SKIP
-    >>> maps = gen.generate(4, seed=0)   # (4, 64, 64, k), DPM-Solver++ with 20 steps
+    >>> maps = gen.generate(4, seed=0)   # (4, 64, 64, k), UniPC with 8 steps
     >>> same = load_generator("run/diffusion").generate(4, seed=0)
     >>> like = gen.generate(8, guidance=Guidance(maps, strength=0.3))  # doctest: +SKIP
     """

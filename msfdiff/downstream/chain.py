@@ -61,6 +61,7 @@ class ChainConfig:
     diffusion_overrides: dict[str, Any] = field(
         default_factory=lambda: {"training": {"batch_size": 32}}
     )
+    # Pinned (not the sampling default, UniPC-8): the setting docs/downstream.md was measured with.
     sampler: str = "dpmsolver++"
     sampling_steps: int = 20
     batch_size: int = 64

@@ -18,7 +18,7 @@ DEMO_DIFFUSION = {
     "preset": "cpu",
     "overrides": {"training": {"max_steps": 3500}},
 }
-DEMO_SAMPLING = {"n": 8, "sampler": "dpmsolver++", "steps": 20, "format": "envi"}
+DEMO_SAMPLING = {"n": 8, "format": "envi"}
 
 
 def demo_experiment(

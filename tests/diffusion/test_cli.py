@@ -166,15 +166,15 @@ def test_noise_adds_the_unmixers_residual_std(cli, run, tmp_path):
 
 
 def test_sample_defaults_are_the_sampling_settings(cli, run, tmp_path):
-    """`msfdiff sample` and the pipeline share one set of defaults: DPM-Solver++-20 with noise."""
+    """`msfdiff sample` and the pipeline share one set of defaults: UniPC-8 with noise."""
     run_dir, _ = run
     out = tmp_path / "defaults"
     result = cli("sample", "--run", run_dir, "--out", out, "--n", 1, "--class", "river")
     assert result.exit_code == 0, result.output
     settings = json.loads((out / "sampling.json").read_text())
     defaults = SamplingSettings()
-    assert (defaults.sampler, defaults.steps, defaults.noise) == ("dpmsolver++", None, True)
-    assert (settings["sampler"], settings["steps"], settings["noise"]) == ("dpmsolver++", 20, True)
+    assert (defaults.sampler, defaults.steps, defaults.noise) == ("unipc", None, True)
+    assert (settings["sampler"], settings["steps"], settings["noise"]) == ("unipc", 8, True)
     assert (settings["format"], settings["seed"]) == (defaults.format, defaults.seed) == ("envi", 0)
     assert (out / "sample_0000.hdr").is_file()
     assert settings["model_sha256"] == load_generator(run_dir / "diffusion").fingerprint()

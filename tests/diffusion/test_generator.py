@@ -50,13 +50,13 @@ def test_a_trained_run_loads_as_the_generator(trained_run, tmp_path):
     np.testing.assert_array_equal(maps, pipe(3, seed=2, **FAST))
     # sample i depends on (seed, i) alone, not on the batches
     np.testing.assert_array_equal(generator.generate(3, seed=2, batch_size=1, **FAST), maps)
-    # the interface's defaults are the one set of sampling defaults: DPM-Solver++, 20 steps
-    assert generator.check_request(sampler="dpmsolver++", steps=None) == {
-        "sampler": "dpmsolver++",
-        "steps": 20,
+    # the interface's defaults are the one set of sampling defaults: UniPC, 8 steps
+    assert generator.check_request(sampler="unipc", steps=None) == {
+        "sampler": "unipc",
+        "steps": 8,
         "size": SIZE,
     }
-    np.testing.assert_array_equal(generator.generate(1), pipe(1, sampler="dpmsolver++", steps=20))
+    np.testing.assert_array_equal(generator.generate(1), pipe(1, sampler="unipc", steps=8))
 
     generator.save_pretrained(tmp_path / "copy")
     copy = load_generator(tmp_path / "copy")
