@@ -29,7 +29,8 @@ Prints held-out PSNR (dB, data range = the target's maximum), SAD (°), the lowe
 value, the least-used endmember's mean abundance, the number of re-seeds and training seconds.
 
 Usage: ``python benchmarks/unmixing_across_data.py [--data chikusei cave cave-folds demo samson]
-[--variant "NAME=key:value;key:value" ...] [--seeds 0 1] [--cave DIR --data cave-more]``
+[--variant "NAME=key:value;key:value" ...] [--seeds 0 1] [--degrees 1 2 3]
+[--cave DIR --data cave-more]``
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from msfdiff.unmixing import DEFAULT_PRESET, SceneUnmixer
 
 CAVE_TRAIN = ("balloons_ms", "flowers_ms", "fake_and_real_peppers_ms", "oil_painting_ms")
 CAVE_TEST = ("jelly_beans_ms", "stuffed_toys_ms")
+CAVE_SHARED = (*CAVE_TRAIN, *CAVE_TEST)
 
 
 def splits(
@@ -68,7 +70,7 @@ def splits(
         return [(name, *load(name, data))]
     if data is None:
         raise SystemExit("shared data not found: set MSFDIFF_DATA")
-    scenes = {s: _cave(data / "hsi" / "cave_ms" / s) for s in (*CAVE_TRAIN, *CAVE_TEST)}
+    scenes = {s: _cave(data / "hsi" / "cave_ms" / s) for s in CAVE_SHARED}
     return [
         (f"cave-{held.split('_')[0]}", [c for s, c in scenes.items() if s != held], [scenes[held]])
         for held in scenes
@@ -110,13 +112,18 @@ def _cave_more(cave: Path | None) -> tuple[str, list[HyperCube], list[HyperCube]
     """Every scene of a full CAVE copy but the six shared ones → those six."""
     if cave is None or not cave.is_dir():
         raise SystemExit("--data cave-more needs --cave DIR, a folder of CAVE scene folders")
-    shared = (*CAVE_TRAIN, *CAVE_TEST)
+    missing = [s for s in CAVE_SHARED if not (cave / s).is_dir()]
     others = sorted(
-        p for p in cave.iterdir() if p.is_dir() and p.name not in (*shared, "watercolors_ms")
+        p
+        for p in cave.iterdir()
+        if p.is_dir() and p.name.endswith("_ms") and p.name not in (*CAVE_SHARED, "watercolors_ms")
     )
-    if not others or not all((cave / s).is_dir() for s in shared):
-        raise SystemExit(f"{cave}: expected the six shared CAVE scenes and at least one other")
-    return "cave-more", [_cave(p) for p in others], [_cave(cave / s) for s in shared]
+    if missing or not others:
+        raise SystemExit(
+            f"{cave}: needs the six shared CAVE scenes (missing: {missing or 'none'}) and at "
+            "least one other <scene>_ms folder"
+        )
+    return "cave-more", [_cave(p) for p in others], [_cave(cave / s) for s in CAVE_SHARED]
 
 
 def _cave(folder: Path) -> HyperCube:
@@ -124,8 +131,13 @@ def _cave(folder: Path) -> HyperCube:
     if (folder / folder.name).is_dir():  # the database's own zip layout
         folder = folder / folder.name
     scene = folder.name
+    bands = sorted(folder.glob(f"{scene}_[0-9][0-9].png"))
+    if len(bands) != 31:
+        raise SystemExit(
+            f"{folder}: expected 31 band PNGs {scene}_01.png … _31.png, found {len(bands)}"
+        )
     cube = read_band_images(
-        sorted(folder.glob(f"{scene}_[0-9][0-9].png")),
+        bands,
         wavelengths="400:700:31",
         scale=65535,
         source=scene,
@@ -135,23 +147,29 @@ def _cave(folder: Path) -> HyperCube:
     return cube.with_data(binned)
 
 
-def linear_baseline(unmixer: SceneUnmixer, train, test, degree: int = 1) -> dict[str, float]:
-    """Least-squares polynomial map (degree 1: affine) from the unmixer's 3 input channels to
-    the full spectrum."""
+def polynomial_baselines(
+    unmixer: SceneUnmixer, train: list[HyperCube], test: list[HyperCube], degrees: list[int]
+) -> dict[int, dict[str, float]]:
+    """Held-out metrics of least-squares polynomial maps (degree 1: affine) from the unmixer's
+    3 input channels to the full spectrum, one per degree."""
     x = np.concatenate([unmixer.rgb_from_hsi(c).reshape(-1, 3) for c in train])
     y = np.concatenate([np.asarray(c.data).reshape(-1, c.n_bands) for c in train])
-    fit = make_pipeline(PolynomialFeatures(degree), LinearRegression()).fit(x, y)
-    return _mean(
-        [
-            reconstruction_metrics(
-                fit.predict(unmixer.rgb_from_hsi(c).reshape(-1, 3))
-                .reshape(c.shape)
-                .astype(np.float32),
-                np.asarray(c.data),
-            )
-            for c in test
-        ]
-    )
+    found = {}
+    for degree in degrees:
+        poly = PolynomialFeatures(degree, include_bias=False)  # LinearRegression fits the bias
+        fit = make_pipeline(poly, LinearRegression()).fit(x, y)
+        found[degree] = _mean(
+            [
+                reconstruction_metrics(
+                    fit.predict(unmixer.rgb_from_hsi(c).reshape(-1, 3))
+                    .reshape(c.shape)
+                    .astype(np.float32),
+                    np.asarray(c.data),
+                )
+                for c in test
+            ]
+        )
+    return found
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
@@ -190,8 +208,9 @@ def run_split(
             bands = unmixer.band_selector_.spec
             if bands not in baselines:
                 baselines.add(bands)
-                for degree in args.degrees:
-                    base = linear_baseline(unmixer, train, test, degree)
+                for degree, base in polynomial_baselines(
+                    unmixer, train, test, args.degrees
+                ).items():
                     model = "linear" if degree == 1 else f"poly{degree}"
                     means.setdefault(model, []).append(base)
                     print(
@@ -222,6 +241,11 @@ def main() -> int:
     parser.add_argument("--preset", default=DEFAULT_PRESET)
     parser.add_argument("--cave", type=Path, help="a full CAVE copy, for --data cave-more")
     args = parser.parse_args()
+    if min(args.degrees) < 1:
+        parser.error("--degrees are polynomial degrees ≥ 1")
+    args.degrees = sorted(set(args.degrees))
+    if args.cave is not None and "cave-more" not in args.data:
+        parser.error("--cave is read by --data cave-more only")
     root = shared_data_dir()
     print(
         f"{'data':<10}{'model':<22}{'seed':>5}{'PSNR dB':>9}{'SAD °':>8}{'min E':>8}"
@@ -230,9 +254,10 @@ def main() -> int:
     )
     for name in args.data:
         means: dict[str, list[dict[str, float]]] = {}
-        for label, train, test in splits(name, root, args.cave):
+        folds = splits(name, root, args.cave)
+        for label, train, test in folds:
             run_split(label, train, test, args, means)
-        if len(means.get("linear", [])) > 1:
+        if len(folds) > 1:
             for model, rows in means.items():
                 mean = _mean(rows)
                 print(

@@ -68,8 +68,9 @@ class SamplingSettings:
     ``sampler`` and ``steps`` go to generators that list them in :attr:`Generator.options`;
     ``steps=None`` is the sampler's own default (8 for UniPC and DPM-Solver++ 3M, 20 for
     DPM-Solver++, 50 for DDIM, all T for DDPM). UniPC-8 is the default because it is the
-    cheapest sampler that held DPM-Solver++-20's quality on every model measured
-    (benchmarks/sampling.py, docs/diffusion.md): 240× fewer seconds per map than DDPM-2000. ``noise`` adds the unmixer's per-band residual when abundances are fused.
+    cheapest sampler that held DPM-Solver++-20's quality on both models measured
+    (benchmarks/sampling.py, docs/diffusion.md): 241× fewer seconds per map than DDPM-2000.
+    ``noise`` adds the unmixer's per-band residual when abundances are fused.
     ``class_name=None`` on a class-conditional generator draws sample i from its i-th class
     in turn; ``size=None`` is the generator's own map size. ``batch_size`` changes speed and
     memory only: sample i depends on ``(seed, i)`` alone.
