@@ -154,6 +154,7 @@ def polynomial_baselines(
     3 input channels to the full spectrum, one per degree."""
     x = np.concatenate([unmixer.rgb_from_hsi(c).reshape(-1, 3) for c in train])
     y = np.concatenate([np.asarray(c.data).reshape(-1, c.n_bands) for c in train])
+    inputs = [unmixer.rgb_from_hsi(c).reshape(-1, 3) for c in test]  # once, for every degree
     found = {}
     for degree in degrees:
         poly = PolynomialFeatures(degree, include_bias=False)  # LinearRegression fits the bias
@@ -161,12 +162,9 @@ def polynomial_baselines(
         found[degree] = _mean(
             [
                 reconstruction_metrics(
-                    fit.predict(unmixer.rgb_from_hsi(c).reshape(-1, 3))
-                    .reshape(c.shape)
-                    .astype(np.float32),
-                    np.asarray(c.data),
+                    fit.predict(rgb).reshape(c.shape).astype(np.float32), np.asarray(c.data)
                 )
-                for c in test
+                for rgb, c in zip(inputs, test, strict=True)
             ]
         )
     return found
